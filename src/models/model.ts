@@ -1,0 +1,89 @@
+/**
+ * Model construction and the pure forward pass. `features` and `head` are separable so that defenses
+ * such as FST can re-initialise the head and feature-space methods (BTI, LMC) can reach the penultimate
+ * layer. The head is always `head/w` [featureDim, numClasses] and `head/b`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../rng';
+import { cnn } from './cnn';
+import { BatchStats, ForwardOptions, initLinear, linear, ParamRecord } from './layers';
+import { preactResnet } from './preactResnet';
+import { Architecture, ArchitectureImpl, Model, ModelSpec } from './spec';
+
+const architectures: Record<Architecture, ArchitectureImpl> = {
+  cnn,
+  'preact-resnet': preactResnet,
+};
+
+/** Defaults: the fast cnn, and a narrow 3-stage PreAct-ResNet that fits a laptop CPU. */
+export function defaultSpec(arch: Architecture, inputShape: [number, number, number], numClasses: number,
+  overrides: Partial<Pick<ModelSpec, 'widths' | 'depth'>> = {}): ModelSpec {
+  const spec: ModelSpec = arch === 'cnn'
+    ? { arch, inputShape, numClasses, widths: overrides.widths ?? [32, 64, 128] }
+    : { arch, inputShape, numClasses, widths: overrides.widths ?? [16, 32, 64], depth: overrides.depth ?? [1, 1, 1] };
+  validateSpec(spec);
+  return spec;
+}
+
+export function validateSpec(spec: ModelSpec): void {
+  if (!architectures[spec.arch]) throw new Error(`unknown architecture "${spec.arch}" (use cnn or preact-resnet)`);
+  if (spec.widths.length === 0 || spec.widths.some((w) => !Number.isInteger(w) || w <= 0)) {
+    throw new Error(`model widths must be positive integers, got [${spec.widths}]`);
+  }
+  if (spec.depth && spec.depth.some((d) => !Number.isInteger(d) || d <= 0)) {
+    throw new Error(`model depth must be positive integers, got [${spec.depth}]`);
+  }
+  if (!Number.isInteger(spec.numClasses) || spec.numClasses < 2) {
+    throw new Error(`numClasses must be an integer >= 2, got ${spec.numClasses}`);
+  }
+}
+
+export function createModel(spec: ModelSpec, seed: number): Model {
+  validateSpec(spec);
+  const impl = architectures[spec.arch];
+  const { params, state } = impl.init(spec, seed);
+  initLinear(params, Rng.derive(seed, 'head-init'), 'head', impl.featureDim(spec), spec.numClasses);
+  return { spec, params, state };
+}
+
+export function features(model: Model, x: tf.Tensor4D, opts: ForwardOptions = { training: false },
+  stats?: BatchStats): tf.Tensor2D {
+  return architectures[model.spec.arch].features(model, x, opts, stats);
+}
+
+export function head(params: ParamRecord, feats: tf.Tensor2D): tf.Tensor2D {
+  return linear(params, 'head', feats);
+}
+
+/** Logits for a batch of NHWC images in [0, 1]. Pure: batch statistics go to `stats` if given. */
+export function forward(model: Model, x: tf.Tensor4D, opts: ForwardOptions = { training: false },
+  stats?: BatchStats): tf.Tensor2D {
+  return head(model.params, features(model, x, opts, stats));
+}
+
+export function featureDim(spec: ModelSpec): number {
+  return architectures[spec.arch].featureDim(spec);
+}
+
+export function disposeModel(model: Model): void {
+  for (const t of Object.values(model.params)) t.dispose();
+  for (const t of Object.values(model.state)) t.dispose();
+}
+
+export function cloneModel(model: Model): Model {
+  return {
+    spec: { ...model.spec, widths: [...model.spec.widths], depth: model.spec.depth && [...model.spec.depth] },
+    params: mapRecord(model.params, (t) => t.clone()),
+    state: mapRecord(model.state, (t) => t.clone()),
+  };
+}
+
+export function mapRecord(r: ParamRecord, f: (t: tf.Tensor, name: string) => tf.Tensor): ParamRecord {
+  const out: ParamRecord = {};
+  for (const [k, v] of Object.entries(r)) out[k] = f(v, k);
+  return out;
+}
+
+export function numParameters(model: Model): number {
+  return Object.values(model.params).reduce((s, t) => s + t.size, 0);
+}

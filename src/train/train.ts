@@ -1,0 +1,151 @@
+/**
+ * Supervised training of a functional model: SGD with momentum and weight decay, cosine (or constant)
+ * learning rate, seeded shuffling and augmentation. The input model is never modified; the result is a
+ * new model. Divergence stops the run with an error naming the epoch and step.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Dataset } from '../data/dataset';
+import { BatchStats, ParamRecord, updatedRunningStats } from '../models/layers';
+import { cloneModel, disposeModel, forward } from '../models/model';
+import { Model } from '../models/spec';
+import { Rng } from '../rng';
+import { AugmentOptions, batchTensor, labelTensor } from './augment';
+import { crossEntropy } from './loss';
+import { createProgress, ProgressMode } from './progress';
+import { cosineLr, Sgd } from './sgd';
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  schedule: 'cosine' | 'constant';
+  augment: AugmentOptions;
+  seed: number;
+  labelSmoothing?: number;
+  progress?: ProgressMode;
+  label?: string;
+  /** Called after every epoch with the model as it stands (do not dispose it). */
+  onEpoch?: (epoch: number, model: Model, summary: EpochSummary) => void;
+}
+
+export interface EpochSummary {
+  epoch: number;
+  loss: number;
+  trainAccuracy: number;
+  seconds: number;
+}
+
+export class DivergenceError extends Error {
+  constructor(public epoch: number, public step: number, public loss: number) {
+    super(`training diverged: loss is ${loss} at epoch ${epoch}, step ${step}; ` +
+      'lower the learning rate or check the data');
+    this.name = 'DivergenceError';
+  }
+}
+
+/**
+ * One SGD step on a batch. Returns the loss and the number of correct predictions; replaces
+ * `model.params` and `model.state` in place on the given (owned) model object.
+ */
+export function trainStep(model: Model, opt: Sgd, x: tf.Tensor4D, y: tf.Tensor1D, lr: number,
+  labelSmoothing = 0): { loss: number; correct: number } {
+  const names = Object.keys(model.params);
+  const stats: BatchStats = {};
+  let correctT: tf.Scalar | undefined;
+  const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]): tf.Scalar => {
+    const params: ParamRecord = {};
+    names.forEach((n, i) => { params[n] = ps[i]; });
+    const logits = forward({ ...model, params }, x, { training: true }, stats);
+    correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32'))) as tf.Scalar;
+    return crossEntropy(logits, y, labelSmoothing) as tf.Scalar;
+  })(names.map((n) => model.params[n]));
+  const loss = value.dataSync()[0];
+  const correct = correctT!.dataSync()[0];
+  value.dispose();
+  correctT!.dispose();
+  const gradRecord: ParamRecord = {};
+  names.forEach((n, i) => { gradRecord[n] = grads[i]; });
+  if (!Number.isFinite(loss)) {
+    for (const g of grads) g.dispose();
+    for (const s of Object.values(stats)) { s.mean.dispose(); s.variance.dispose(); }
+    throw new DivergenceError(-1, -1, loss);
+  }
+  model.params = opt.step(model.params, gradRecord, lr);
+  const newState = updatedRunningStats(model.state, stats);
+  for (const [k, v] of Object.entries(newState)) {
+    model.state[k].dispose();
+    model.state[k] = v;
+  }
+  for (const s of Object.values(stats)) { s.mean.dispose(); s.variance.dispose(); }
+  return { loss, correct };
+}
+
+export async function train(initial: Model, data: Dataset, opts: TrainOptions): Promise<{ model: Model; history: EpochSummary[] }> {
+  validateTrainOptions(opts, data);
+  const model = cloneModel(initial);
+  const opt = new Sgd({ lr: opts.lr, momentum: opts.momentum, weightDecay: opts.weightDecay });
+  const rng = Rng.derive(opts.seed, 'train');
+  const stepsPerEpoch = Math.ceil(data.n / opts.batchSize);
+  const totalSteps = stepsPerEpoch * opts.epochs;
+  const progress = createProgress(opts.label ?? 'train', opts.progress);
+  const history: EpochSummary[] = [];
+  let step = 0;
+  try {
+    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+      const start = Date.now();
+      const order = rng.permutation(data.n);
+      let lossSum = 0;
+      let correct = 0;
+      for (let b = 0; b < stepsPerEpoch; b++) {
+        const idx = order.subarray(b * opts.batchSize, Math.min(data.n, (b + 1) * opts.batchSize));
+        // A batch of one has no batch statistics to normalise with.
+        if (idx.length < 2) continue;
+        const lr = opts.schedule === 'cosine' ? cosineLr(opts.lr, step, totalSteps) : opts.lr;
+        const x = batchTensor(data, idx, opts.augment, rng);
+        const y = labelTensor(data, idx);
+        try {
+          const r = trainStep(model, opt, x, y, lr, opts.labelSmoothing ?? 0);
+          lossSum += r.loss * idx.length;
+          correct += r.correct;
+        } catch (e) {
+          if (e instanceof DivergenceError) throw new DivergenceError(epoch, b + 1, e.loss);
+          throw e;
+        } finally {
+          x.dispose();
+          y.dispose();
+        }
+        step++;
+        progress.step(b + 1, stepsPerEpoch, `epoch ${epoch}/${opts.epochs} loss ${(lossSum / ((b + 1) * opts.batchSize)).toFixed(3)}`);
+      }
+      const summary: EpochSummary = {
+        epoch,
+        loss: lossSum / data.n,
+        trainAccuracy: correct / data.n,
+        seconds: (Date.now() - start) / 1000,
+      };
+      history.push(summary);
+      progress.epoch(`epoch ${epoch}/${opts.epochs} loss ${summary.loss.toFixed(4)} ` +
+        `train-acc ${(summary.trainAccuracy * 100).toFixed(1)}% ${summary.seconds.toFixed(1)}s`);
+      opts.onEpoch?.(epoch, model, summary);
+    }
+  } catch (e) {
+    disposeModel(model);
+    throw e;
+  } finally {
+    progress.done();
+    opt.dispose();
+  }
+  return { model, history };
+}
+
+export function validateTrainOptions(o: TrainOptions, data: Dataset): void {
+  const bad = (field: string, why: string) => { throw new Error(`train options: ${field} ${why}`); };
+  if (!Number.isInteger(o.epochs) || o.epochs < 1) bad('epochs', `must be a positive integer (got ${o.epochs})`);
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 2) bad('batchSize', `must be an integer >= 2 (got ${o.batchSize})`);
+  if (!(o.lr > 0) || !Number.isFinite(o.lr)) bad('lr', `must be a positive number (got ${o.lr})`);
+  if (!(o.momentum >= 0 && o.momentum < 1)) bad('momentum', `must be in [0, 1) (got ${o.momentum})`);
+  if (!(o.weightDecay >= 0)) bad('weightDecay', `must be >= 0 (got ${o.weightDecay})`);
+  if (data.n < 2) bad('data', `has ${data.n} samples; need at least 2`);
+}

@@ -18,6 +18,15 @@ export interface EngineInfo {
 
 let current: EngineInfo | undefined;
 
+/**
+ * The cpu backend prints a banner recommending tfjs-node on its first use in Node; this project already
+ * says how to enable tfjs-node (environment.md), so the banner is noise in every log and notebook.
+ */
+function silenceNodeGreeting(): void {
+  const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
+}
+
 function tryLoadNode(): boolean {
   try {
     // Optional peer: not in package.json on purpose.
@@ -50,6 +59,7 @@ function normalise(name: string): BackendName {
  * explicit request switches backend.
  */
 export async function initEngine(opts: { backend?: string; quiet?: boolean } = {}): Promise<EngineInfo> {
+  silenceNodeGreeting();
   const requested = opts.backend ?? process.env[BACKEND_ENV];
   const want = requested ? normalise(requested) : undefined;
   if (current && (!want || want === current.backend)) return current;

@@ -50,14 +50,14 @@ export class DivergenceError extends Error {
  * `model.params` and `model.state` in place on the given (owned) model object.
  */
 export function trainStep(model: Model, opt: Sgd, x: tf.Tensor4D, y: tf.Tensor1D, lr: number,
-  labelSmoothing = 0): { loss: number; correct: number } {
+  labelSmoothing = 0, batchNormGradient: 'custom' | 'autodiff' = 'custom'): { loss: number; correct: number } {
   const names = Object.keys(model.params);
   const stats: BatchStats = {};
   let correctT: tf.Scalar | undefined;
   const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]): tf.Scalar => {
     const params: ParamRecord = {};
     names.forEach((n, i) => { params[n] = ps[i]; });
-    const logits = forward({ ...model, params }, x, { training: true }, stats);
+    const logits = forward({ ...model, params }, x, { training: true, batchNormGradient }, stats);
     correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32'))) as tf.Scalar;
     return crossEntropy(logits, y, labelSmoothing) as tf.Scalar;
   })(names.map((n) => model.params[n]));

@@ -21,8 +21,8 @@ describe('parseConfig', () => {
         blendAlpha: 0.2, patternSeed: 0,
       },
       train: {
-        epochs: 6, batchSize: 128, lr: 0.05, momentum: 0.9, weightDecay: 5e-4, schedule: 'cosine',
-        augment: { crop: 2, flip: true },
+        epochs: 4, batchSize: 128, lr: 0.05, momentum: 0.9, weightDecay: 5e-4, schedule: 'cosine',
+        augment: { crop: 0, flip: false },
       },
       split: { defenseFraction: 0.05, attackerPoolSize: 1000 },
       seed: 0,
@@ -32,10 +32,10 @@ describe('parseConfig', () => {
   });
 
   it('fills defaults inside partially given sections', () => {
-    const c = parseConfig({ attack: { name: 'blended' }, train: { augment: { flip: false } } });
+    const c = parseConfig({ attack: { name: 'blended' }, train: { augment: { flip: true } } });
     expect(c.attack).toMatchObject({ name: 'blended', poisonRate: 0.05, blendAlpha: 0.2 });
-    expect(c.train.augment).toEqual({ crop: 2, flip: false });
-    expect(c.train.epochs).toBe(6);
+    expect(c.train.augment).toEqual({ crop: 0, flip: true });
+    expect(c.train.epochs).toBe(4);
   });
 
   it('defaults preact-resnet depth to [1,1,1] but leaves cnn depth unset', () => {

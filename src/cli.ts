@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+/**
+ * Command-line entry point: `superficial-safety <command> [options]`.
+ */
+import { CommandSpec, formatHelp, parseArgs, ParsedArgs, UsageError } from './cli/args';
+import { provisionFashionMnist } from './data/provision';
+import { initEngine } from './engine/backend';
+import { ConfigError, PartialConfigInput } from './experiment/config';
+import { Experiment, RunResult } from './experiment/runner';
+import { ProgressMode } from './train/progress';
+
+const common = [
+  { name: 'dataset', type: 'string', help: 'dataset', default: 'fashion-mnist', choices: ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] },
+  { name: 'data-dir', type: 'string', help: 'directory holding the dataset files (else the standard places)' },
+  { name: 'model', type: 'string', help: 'architecture', default: 'cnn', choices: ['cnn', 'preact-resnet'] },
+  { name: 'widths', type: 'list', help: 'channels per stage, comma-separated (architecture default if absent)' },
+  { name: 'depth', type: 'list', help: 'preact-resnet blocks per stage, comma-separated' },
+  { name: 'target', type: 'int', help: 'target class of the backdoor', default: 0 },
+  { name: 'poison-rate', type: 'number', help: 'fraction of the training set poisoned', default: 0.05 },
+  { name: 'patch-size', type: 'int', help: 'BadNets patch side in pixels', default: 3 },
+  { name: 'blend-alpha', type: 'number', help: 'Blended trigger weight', default: 0.2 },
+  { name: 'blend-pattern', type: 'string', help: 'PNG/PNM image to blend (seeded noise if absent)' },
+  { name: 'epochs', type: 'int', help: 'training epochs (config default if absent)' },
+  { name: 'lr', type: 'number', help: 'initial learning rate (config default if absent)' },
+  { name: 'batch-size', type: 'int', help: 'batch size (config default if absent)' },
+  { name: 'seed', type: 'int', help: 'seed for splits, poisoning, init and shuffling', default: 0 },
+  { name: 'runs-dir', type: 'string', help: 'artifact cache directory', default: 'runs' },
+  { name: 'backend', type: 'string', help: 'force a TF.js backend (else tfjs-node if installed, then wasm)', choices: ['node', 'wasm', 'cpu'] },
+  { name: 'progress', type: 'string', help: 'progress display', default: 'auto', choices: ['auto', 'bar', 'lines', 'silent'] },
+  { name: 'json', type: 'flag', help: 'print the result as JSON instead of a table row' },
+  { name: 'help', type: 'flag', help: 'show this help' },
+] satisfies CommandSpec['options'];
+
+const commands: Record<string, CommandSpec> = {
+  train: {
+    name: 'train',
+    summary: 'train (or load from the cache) one model and print C-Acc, ASR and time',
+    options: [{ name: 'attack', type: 'string', help: 'backdoor attack (none = clean model)', default: 'badnets', choices: ['none', 'badnets', 'blended'] }, ...common],
+  },
+  baseline: {
+    name: 'baseline',
+    summary: 'the main job: BadNets, Blended and clean models on the same data, as one table',
+    options: common,
+  },
+  data: {
+    name: 'data',
+    summary: 'make Fashion-MNIST available (Debian package when root, else download) and say what was done',
+    options: [{ name: 'help', type: 'flag', help: 'show this help' }],
+  },
+};
+
+function configFrom(a: ParsedArgs, attack: string): PartialConfigInput {
+  const num = (v: unknown) => (v === undefined ? undefined : Number(v));
+  const list = (v: unknown) => (v === undefined ? undefined : (v as string[]).map(Number));
+  const train: Record<string, unknown> = {};
+  if (a.epochs !== undefined) train.epochs = a.epochs;
+  if (a.lr !== undefined) train.lr = a.lr;
+  if (a.batchSize !== undefined) train.batchSize = a.batchSize;
+  return {
+    dataset: a.dataset as 'fashion-mnist',
+    dataDir: a.dataDir as string | undefined,
+    model: { arch: a.model as 'cnn', widths: list(a.widths), depth: list(a.depth) },
+    attack: {
+      name: attack as 'badnets', target: num(a.target), poisonRate: num(a.poisonRate), patchSize: num(a.patchSize),
+      blendAlpha: num(a.blendAlpha), blendPattern: a.blendPattern as string | undefined,
+    },
+    train,
+    seed: num(a.seed),
+    runsDir: a.runsDir as string,
+  };
+}
+
+const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : 'n/a');
+
+function row(label: string, r: RunResult): string {
+  const e = r.evaluation;
+  return `${label.padEnd(9)} C-Acc ${pct(e.cleanAccuracy).padStart(7)}  ASR ${pct(e.asr).padStart(7)}  ` +
+    `${r.trained.cached ? 'loaded from cache' : 'trained'} in ${r.trained.seconds.toFixed(1)}s  model ${r.keys.model}`;
+}
+
+async function runOne(a: ParsedArgs, attack: string): Promise<RunResult> {
+  const exp = new Experiment(configFrom(a, attack), { progress: a.progress as ProgressMode });
+  return exp.run();
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === 'help') {
+    console.log(['superficial-safety — superficial safety of backdoor defenses, in TypeScript', '',
+      'Commands:', ...Object.values(commands).map((c) => `  ${c.name.padEnd(10)} ${c.summary}`), '',
+      'Run `superficial-safety <command> --help` for its options.'].join('\n'));
+    return name ? 0 : 1;
+  }
+  const cmd = commands[name];
+  if (!cmd) throw new UsageError(`unknown command "${name}" (commands: ${Object.keys(commands).join(', ')})`);
+  const a = parseArgs(cmd, rest);
+  if (a.help) {
+    console.log(formatHelp(cmd));
+    return 0;
+  }
+  if (name === 'data') {
+    const r = await provisionFashionMnist((s) => console.log(s));
+    console.log(`Fashion-MNIST: ${r.action} → ${r.dir}`);
+    return 0;
+  }
+  const engine = await initEngine({ backend: a.backend as string | undefined });
+  console.error(`backend: ${engine.backend}${engine.simd ? ' (SIMD)' : ''}, TF.js ${engine.tfjsVersion}`);
+  const attacks = name === 'train' ? [a.attack as string] : ['badnets', 'blended', 'none'];
+  const results: RunResult[] = [];
+  for (const attack of attacks) {
+    const r = await runOne(a, attack);
+    results.push(r);
+    if (!a.json) console.log(row(attack === 'none' ? 'clean' : attack, r));
+  }
+  if (a.json) {
+    console.log(JSON.stringify(results.map((r) => ({
+      attack: r.config.attack.name, cleanAccuracy: r.evaluation.cleanAccuracy, asr: r.evaluation.asr,
+      asrTrigger: r.evaluation.asrTrigger, seconds: r.trained.seconds, cached: r.trained.cached, keys: r.keys,
+    })), null, 2));
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
+  if (e instanceof UsageError || e instanceof ConfigError) {
+    console.error(`error: ${e.message}`);
+    process.exitCode = 2;
+  } else {
+    console.error(e instanceof Error ? `error: ${e.message}` : e);
+    if (process.env.DEBUG && e instanceof Error) console.error(e.stack);
+    process.exitCode = 1;
+  }
+});

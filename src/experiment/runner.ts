@@ -1,0 +1,251 @@
+/**
+ * The foundation pipeline: config → data → poisoned training set → trained model → evaluation. Each
+ * stage is a cached artifact keyed by its config slice and the keys of its inputs, so a rerun with the
+ * same config loads everything and later stages (defenses, reactivation) can depend on these keys.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { backdoorTestSet, poisonDirtyLabel } from '../attacks/poison';
+import { triggerFromConfig } from '../attacks/registry';
+import { Dataset } from '../data/dataset';
+import { loadCifar10 } from '../data/cifar10';
+import { loadFashionMnist } from '../data/fashionMnist';
+import { loadMnistDigits } from '../data/mnist';
+import { makeSyntheticDataset } from '../data/synthetic';
+import { makeSplits, Splits } from '../data/splits';
+import { sha256Hex } from './hash';
+import { confusionMatrix, evaluate, predict } from '../metrics';
+import { loadModelArtifact, saveModelArtifact } from '../models/artifact';
+import { createModel, defaultSpec } from '../models/model';
+import { Model } from '../models/spec';
+import { ProgressMode } from '../train/progress';
+import { EpochSummary, train } from '../train/train';
+import { ArtifactStore, loadJson, saveJson } from './cache';
+import { ExperimentConfig, parseConfig, PartialConfigInput } from './config';
+
+export interface DataBundle {
+  train: Dataset;
+  test: Dataset;
+  splits: Splits;
+  /** Content key of the data stage: depends on the pixels and labels, not on where they were read. */
+  key: string;
+}
+
+export interface PoisonBundle {
+  /** The victim's training set (poisoned unless the attack is `none`). */
+  train: Dataset;
+  poisonedIndices: Int32Array;
+  /** Non-target test images with the trigger; undefined for `none`. */
+  backdoorTest?: Dataset;
+  key: string;
+}
+
+export interface TrainedModel {
+  model: Model;
+  history: EpochSummary[];
+  key: string;
+  cached: boolean;
+  seconds: number;
+}
+
+export interface EvaluationResult {
+  cleanAccuracy: number;
+  /** ASR on this config's trigger (the BadNets trigger for a clean model, so it has a reference). */
+  asr: number;
+  asrTrigger: string;
+  confusion: number[][];
+  nClean: number;
+  nBackdoor: number;
+}
+
+export interface RunResult {
+  config: ExperimentConfig;
+  data: DataBundle;
+  poison: PoisonBundle;
+  trained: TrainedModel;
+  evaluation: EvaluationResult;
+  keys: { data: string; poison: string; model: string; evaluation: string };
+}
+
+export interface RunOptions {
+  log?: (line: string) => void;
+  progress?: ProgressMode;
+}
+
+const dataCache = new Map<string, { train: Dataset; test: Dataset }>();
+
+export async function loadRawData(config: ExperimentConfig, log: (s: string) => void): Promise<{ train: Dataset; test: Dataset }> {
+  const id = `${config.dataset}:${config.dataDir ?? ''}:${config.seed}`;
+  const hit = dataCache.get(id);
+  if (hit) return hit;
+  let out: { train: Dataset; test: Dataset };
+  switch (config.dataset) {
+    case 'fashion-mnist':
+      out = await loadFashionMnist({ dir: config.dataDir, split: 'both', log }) as { train: Dataset; test: Dataset };
+      break;
+    case 'mnist':
+      out = loadMnistDigits({ seed: config.seed });
+      break;
+    case 'cifar10':
+      out = loadCifar10(config.dataDir);
+      break;
+    case 'synthetic': {
+      const all = makeSyntheticDataset({ n: 2400, seed: config.seed, height: 16 });
+      const cut = 2000;
+      const pick = (a: number, b: number) => Int32Array.from({ length: b - a }, (_, i) => a + i);
+      const { subset } = await import('../data/dataset');
+      out = { train: subset(all, pick(0, cut), 'synthetic/train'), test: subset(all, pick(cut, all.n), 'synthetic/test') };
+      break;
+    }
+  }
+  dataCache.set(id, out);
+  return out;
+}
+
+function fingerprint(d: Dataset): string {
+  return sha256Hex(d.images).slice(0, 16) + sha256Hex(new Uint8Array(d.labels.buffer, d.labels.byteOffset, d.labels.byteLength)).slice(0, 16);
+}
+
+function writeIndices(file: string, a: Int32Array): void {
+  fs.writeFileSync(file, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+}
+
+function readIndices(file: string): Int32Array {
+  const b = fs.readFileSync(file);
+  if (b.byteLength % 4 !== 0) throw new Error(`${file}: ${b.byteLength} bytes is not a whole number of int32 indices`);
+  return new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+export class Experiment {
+  readonly config: ExperimentConfig;
+  readonly store: ArtifactStore;
+  private readonly log: (line: string) => void;
+  private readonly progress?: ProgressMode;
+
+  constructor(input: PartialConfigInput | ExperimentConfig, opts: RunOptions = {}) {
+    this.config = parseConfig(input);
+    this.store = new ArtifactStore(path.resolve(this.config.runsDir));
+    this.log = opts.log ?? ((s) => process.stderr.write(`${s}\n`));
+    this.progress = opts.progress;
+  }
+
+  async data(): Promise<DataBundle> {
+    const raw = await loadRawData(this.config, this.log);
+    const content = [fingerprint(raw.train), fingerprint(raw.test)];
+    const slice = { dataset: this.config.dataset, split: this.config.split, seed: this.config.seed };
+    const r = await this.store.getOrCompute('data', slice, content, {
+      log: this.log,
+      compute: async (dir) => {
+        const splits = makeSplits(raw.train, { seed: this.config.seed, ...this.config.split });
+        writeIndices(path.join(dir, 'defense.i32'), splits.defense);
+        writeIndices(path.join(dir, 'attacker-pool.i32'), splits.attackerPool);
+        await saveJson(dir, 'data.json', {
+          train: { name: raw.train.name, n: raw.train.n }, test: { name: raw.test.name, n: raw.test.n },
+          defense: splits.defense.length, attackerPool: splits.attackerPool.length,
+        });
+        return splits;
+      },
+      load: async (dir) => ({
+        train: Int32Array.from({ length: raw.train.n }, (_, i) => i),
+        defense: readIndices(path.join(dir, 'defense.i32')),
+        attackerPool: readIndices(path.join(dir, 'attacker-pool.i32')),
+      }),
+    });
+    return { train: raw.train, test: raw.test, splits: r.value, key: r.key };
+  }
+
+  async poison(data?: DataBundle): Promise<PoisonBundle> {
+    const d = data ?? await this.data();
+    const attack = this.config.attack;
+    const trigger = triggerFromConfig(attack.name === 'none' ? { ...attack, name: 'badnets' } : attack);
+    const make = () => attack.name === 'none'
+      ? { dataset: d.train, poisonedIndices: new Int32Array(0) }
+      : poisonDirtyLabel(d.train, trigger, { rate: attack.poisonRate, target: attack.target, seed: this.config.seed });
+    const r = await this.store.getOrCompute('poison', { attack, seed: this.config.seed }, [d.key], {
+      log: this.log,
+      compute: async (dir) => {
+        const p = make();
+        writeIndices(path.join(dir, 'poisoned.i32'), p.poisonedIndices);
+        await saveJson(dir, 'poison.json', {
+          trigger: trigger.name, count: p.poisonedIndices.length, imagesSha256: sha256Hex(p.dataset.images),
+        });
+        return p;
+      },
+      load: async (dir) => {
+        // Pixels are recomputed deterministically from the seed; the stored digest proves they match.
+        const p = make();
+        const meta = await loadJson<{ imagesSha256: string }>(dir, 'poison.json');
+        const stored = readIndices(path.join(dir, 'poisoned.i32'));
+        if (meta.imagesSha256 !== sha256Hex(p.dataset.images) || stored.length !== p.poisonedIndices.length) {
+          throw new Error(`poison artifact ${dir} does not match the recomputed poisoned set (code changed?)`);
+        }
+        return p;
+      },
+    });
+    // A clean model is still probed with the default trigger so its ASR is a meaningful baseline.
+    const backdoorTest = backdoorTestSet(d.test, trigger, attack.target);
+    return { train: r.value.dataset, poisonedIndices: r.value.poisonedIndices, backdoorTest, key: r.key };
+  }
+
+  async train(poison?: PoisonBundle): Promise<TrainedModel> {
+    const p = poison ?? await this.poison();
+    const c = this.config;
+    const start = Date.now();
+    const spec = defaultSpec(c.model.arch, [p.train.height, p.train.width, p.train.channels], p.train.numClasses, {
+      widths: c.model.widths?.map((w) => Math.max(1, Math.round(w * c.model.width))),
+      depth: c.model.depth,
+    });
+    const r = await this.store.getOrCompute('model', { spec, train: c.train, seed: c.seed }, [p.key], {
+      log: this.log,
+      compute: async (dir) => {
+        const init = createModel(spec, c.seed);
+        const out = await train(init, p.train, {
+          ...c.train, seed: c.seed, progress: this.progress, label: `train ${c.attack.name}`,
+        });
+        for (const t of [...Object.values(init.params), ...Object.values(init.state)]) t.dispose();
+        await saveModelArtifact(dir, out.model, { history: out.history });
+        await saveJson(dir, 'history.json', out.history);
+        return { model: out.model, history: out.history };
+      },
+      load: async (dir) => ({
+        model: await loadModelArtifact(dir, spec),
+        history: await loadJson<EpochSummary[]>(dir, 'history.json'),
+      }),
+    });
+    return { ...r.value, key: r.key, cached: r.cached, seconds: (Date.now() - start) / 1000 };
+  }
+
+  async evaluate(trained: TrainedModel, poison: PoisonBundle, test: Dataset): Promise<{ value: EvaluationResult; key: string }> {
+    const target = this.config.attack.target;
+    const r = await this.store.getOrCompute('evaluation', { target }, [trained.key, poison.key], {
+      log: this.log,
+      compute: async (dir) => {
+        const ev = evaluate(trained.model, test, poison.backdoorTest, target);
+        const value: EvaluationResult = {
+          cleanAccuracy: ev.cleanAccuracy,
+          asr: ev.asr ?? NaN,
+          asrTrigger: poison.backdoorTest?.name ?? '',
+          confusion: confusionMatrix(predict(trained.model, test), test.labels, test.numClasses),
+          nClean: ev.nClean,
+          nBackdoor: ev.nBackdoor ?? 0,
+        };
+        await saveJson(dir, 'evaluation.json', value);
+        return value;
+      },
+      load: (dir) => loadJson<EvaluationResult>(dir, 'evaluation.json'),
+    });
+    return { value: r.value, key: r.key };
+  }
+
+  /** Everything the foundation provides, cached stage by stage. */
+  async run(): Promise<RunResult> {
+    const data = await this.data();
+    const poison = await this.poison(data);
+    const trained = await this.train(poison);
+    const evaluation = await this.evaluate(trained, poison, data.test);
+    return {
+      config: this.config, data, poison, trained, evaluation: evaluation.value,
+      keys: { data: data.key, poison: poison.key, model: trained.key, evaluation: evaluation.key },
+    };
+  }
+}

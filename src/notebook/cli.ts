@@ -1,0 +1,143 @@
+/**
+ * Entry points behind the npm scripts (thin wrappers in scripts/notebooks/*.js call these):
+ *   npm run jupyter:setup   -> mainSetup
+ *   npm run notebooks       -> mainRun
+ *   npm run test:notebooks  -> mainCheck
+ *   npm run notebooks:clean -> mainClean
+ * Each returns the process exit code.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { checkPages, countFigureOutputs, formatPageReports, type PageSpec } from './browserCheck';
+import { cleanNotebooks } from './clean';
+import { projectRoot } from './env';
+import { formatRunSummary, listNotebooks, runNotebooks } from './runner';
+import { setupInstructions, setupKernel, type KernelScope } from './setup';
+
+function takeValue(argv: string[], i: number, flag: string): string {
+  const v = argv[i + 1];
+  if (v === undefined) throw new Error(`${flag} needs a value`);
+  return v;
+}
+
+export function mainSetup(argv: string[]): number {
+  let scope: KernelScope = { kind: 'user' };
+  let python: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--user') scope = { kind: 'user' };
+    else if (a === '--sys-prefix') scope = { kind: 'sys-prefix' };
+    else if (a === '--prefix') scope = { kind: 'prefix', prefix: takeValue(argv, i++, a) };
+    else if (a.startsWith('--prefix=')) scope = { kind: 'prefix', prefix: a.slice('--prefix='.length) };
+    else if (a === '--python') python = takeValue(argv, i++, a);
+    else if (a.startsWith('--python=')) python = a.slice('--python='.length);
+    else {
+      console.error(`usage: npm run jupyter:setup -- [--user | --prefix DIR | --sys-prefix] [--python PY]\nunknown argument ${a}`);
+      return 2;
+    }
+  }
+  const res = setupKernel({ scope, python });
+  console.log(setupInstructions(res));
+  return 0;
+}
+
+const RUN_USAGE = `usage: npm run notebooks -- [--quick] [--no-html] [--trust] [--timeout SEC] [notebooks/NAME.ipynb ...]
+  QUICK=1 in the environment (or --quick) is passed to the kernels.
+  --trust signs the executed copies (python3 -m nbformat.sign) so Jupyter shows their figures when opened.
+  --timeout is per cell (default 300 s with QUICK, 7200 s without).`;
+
+export async function mainRun(argv: string[]): Promise<number> {
+  let quick: boolean | undefined;
+  let html = true;
+  let trust = false;
+  let cellTimeoutSec: number | undefined;
+  const notebooks: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') quick = true;
+    else if (a === '--no-html') html = false;
+    else if (a === '--trust') trust = true;
+    else if (a === '--timeout') cellTimeoutSec = Number(takeValue(argv, i++, a));
+    else if (a === '-h' || a === '--help') {
+      console.log(RUN_USAGE);
+      return 0;
+    } else if (a.startsWith('-')) {
+      console.error(`${RUN_USAGE}\nunknown option ${a}`);
+      return 2;
+    } else notebooks.push(path.resolve(a));
+  }
+  const t0 = Date.now();
+  const results = await runNotebooks({ quick, html, trust, cellTimeoutSec, notebooks: notebooks.length > 0 ? notebooks : undefined });
+  console.log(formatRunSummary(results));
+  console.log(`wall time ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (results.length === 0) return 1;
+  return results.every((r) => r.ok) ? 0 : 1;
+}
+
+function expectedFigures(executedNotebook: string): number {
+  return countFigureOutputs(JSON.parse(fs.readFileSync(executedNotebook, 'utf8')));
+}
+
+const CHECK_USAGE = `usage: npm run test:notebooks -- [--no-run] [notebooks/NAME.ipynb ...]
+  Runs the notebooks with QUICK=1, exports HTML, and checks every page in headless Chromium.
+  --no-run: only check the existing reports/notebooks/*.html.`;
+
+export async function mainCheck(argv: string[]): Promise<number> {
+  const root = projectRoot();
+  let doRun = true;
+  const notebooks: string[] = [];
+  for (const a of argv) {
+    if (a === '--no-run') doRun = false;
+    else if (a === '-h' || a === '--help') {
+      console.log(CHECK_USAGE);
+      return 0;
+    } else if (a.startsWith('-')) {
+      console.error(`${CHECK_USAGE}\nunknown option ${a}`);
+      return 2;
+    } else notebooks.push(path.resolve(a));
+  }
+  const t0 = Date.now();
+  const selected = notebooks.length > 0 ? notebooks : listNotebooks(path.join(root, 'notebooks'));
+  if (selected.length === 0) {
+    console.error('test:notebooks: no notebooks in notebooks/');
+    return 1;
+  }
+  const outDir = path.join(root, 'reports', 'notebooks');
+  let runFailed = 0;
+  let pages: PageSpec[];
+  let runSummary = '';
+  if (doRun) {
+    const results = await runNotebooks({ quick: true, notebooks: selected, outDir });
+    runSummary = formatRunSummary(results, root);
+    runFailed = results.filter((r) => !r.ok).length;
+    pages = results.flatMap((r) => (r.html && r.executed ? [{ file: r.html, expectedFigures: expectedFigures(r.executed) }] : []));
+  } else {
+    pages = selected.map((nb) => {
+      const stem = path.join(outDir, path.basename(nb, '.ipynb'));
+      return { file: `${stem}.html`, expectedFigures: fs.existsSync(`${stem}.ipynb`) ? expectedFigures(`${stem}.ipynb`) : undefined };
+    });
+    const missing = pages.map((p) => p.file).filter((p) => !fs.existsSync(p));
+    if (missing.length > 0) {
+      console.error(`test:notebooks --no-run: missing export(s): ${missing.map((m) => path.relative(root, m)).join(', ')}`);
+      return 1;
+    }
+  }
+  const reports = pages.length > 0 ? await checkPages(pages) : [];
+  console.log('');
+  console.log('================ test:notebooks summary ================');
+  if (runSummary) console.log(runSummary);
+  console.log(formatPageReports(reports, root));
+  const pageFailed = reports.filter((r) => !r.ok).length;
+  const ok = runFailed === 0 && pageFailed === 0;
+  console.log(`test:notebooks: ${ok ? 'PASSED' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return ok ? 0 : 1;
+}
+
+/** Strip outputs from notebooks/*.ipynb (or the given files) in place. */
+export function mainClean(argv: string[]): number {
+  const files = argv.length > 0 ? argv.map((a) => path.resolve(a)) : undefined;
+  const changed = cleanNotebooks(files);
+  for (const f of changed) console.log(`  stripped outputs: ${path.relative(process.cwd(), f)}`);
+  console.log(`notebooks:clean: ${changed.length} notebook(s) changed`);
+  return 0;
+}

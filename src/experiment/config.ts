@@ -106,6 +106,9 @@ export const ExperimentConfigSchema = z
     dataset: z.enum(DATASETS).default('fashion-mnist'),
     /** Where raw dataset files live; the loader's own default when absent. */
     dataDir: nonEmpty().optional(),
+    /** Seeded random subsets of the training / test sets (QUICK notebook runs, smoke tests); all when absent. */
+    trainLimit: int(2).optional(),
+    testLimit: int(2).optional(),
     model: ModelSchema.default({}),
     attack: AttackSchema.default({}),
     train: TrainSchema.default({}),

@@ -7,7 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { backdoorTestSet, poisonDirtyLabel } from '../attacks/poison';
 import { triggerFromConfig } from '../attacks/registry';
-import { Dataset } from '../data/dataset';
+import { Dataset, subset } from '../data/dataset';
+import { Rng } from '../rng';
 import { loadCifar10 } from '../data/cifar10';
 import { loadFashionMnist } from '../data/fashionMnist';
 import { loadMnistDigits } from '../data/mnist';
@@ -75,7 +76,7 @@ export interface RunOptions {
 const dataCache = new Map<string, { train: Dataset; test: Dataset }>();
 
 export async function loadRawData(config: ExperimentConfig, log: (s: string) => void): Promise<{ train: Dataset; test: Dataset }> {
-  const id = `${config.dataset}:${config.dataDir ?? ''}:${config.seed}`;
+  const id = `${config.dataset}:${config.dataDir ?? ''}:${config.seed}:${config.trainLimit}:${config.testLimit}`;
   const hit = dataCache.get(id);
   if (hit) return hit;
   let out: { train: Dataset; test: Dataset };
@@ -93,13 +94,20 @@ export async function loadRawData(config: ExperimentConfig, log: (s: string) => 
       const all = makeSyntheticDataset({ n: 2400, seed: config.seed, height: 16 });
       const cut = 2000;
       const pick = (a: number, b: number) => Int32Array.from({ length: b - a }, (_, i) => a + i);
-      const { subset } = await import('../data/dataset');
       out = { train: subset(all, pick(0, cut), 'synthetic/train'), test: subset(all, pick(cut, all.n), 'synthetic/test') };
       break;
     }
   }
+  out = { train: limit(out.train, config.trainLimit, config.seed), test: limit(out.test, config.testLimit, config.seed) };
   dataCache.set(id, out);
   return out;
+}
+
+/** A seeded random subset of at most `n` images (sorted, so class order matches the original). */
+function limit(d: Dataset, n: number | undefined, seed: number): Dataset {
+  if (n === undefined || n >= d.n) return d;
+  const pick = Rng.derive(seed, `limit-${d.name}`).permutation(d.n).subarray(0, n).sort();
+  return subset(d, pick, `${d.name}[${n}]`);
 }
 
 function fingerprint(d: Dataset): string {
@@ -133,6 +141,7 @@ export class Experiment {
     const raw = await loadRawData(this.config, this.log);
     const content = [fingerprint(raw.train), fingerprint(raw.test)];
     const slice = { dataset: this.config.dataset, split: this.config.split, seed: this.config.seed };
+    // trainLimit/testLimit need no place here: the content fingerprints below already differ.
     const r = await this.store.getOrCompute('data', slice, content, {
       log: this.log,
       compute: async (dir) => {

@@ -19,7 +19,7 @@ const architectures: Record<Architecture, ArchitectureImpl> = {
 export function defaultSpec(arch: Architecture, inputShape: [number, number, number], numClasses: number,
   overrides: Partial<Pick<ModelSpec, 'widths' | 'depth'>> = {}): ModelSpec {
   const spec: ModelSpec = arch === 'cnn'
-    ? { arch, inputShape, numClasses, widths: overrides.widths ?? [32, 64, 128] }
+    ? { arch, inputShape, numClasses, widths: overrides.widths ?? [16, 32, 64] }
     : { arch, inputShape, numClasses, widths: overrides.widths ?? [16, 32, 64], depth: overrides.depth ?? [1, 1, 1] };
   validateSpec(spec);
   return spec;

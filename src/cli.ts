@@ -40,7 +40,7 @@ const commands: Record<string, CommandSpec> = {
   baseline: {
     name: 'baseline',
     summary: 'the main job: BadNets, Blended and clean models on the same data, as one table',
-    options: common,
+    options: [...common, { name: 'figures', type: 'string', help: 'also render the result figures (PNG + SVG) into this directory' }],
   },
   data: {
     name: 'data',
@@ -83,6 +83,23 @@ async function runOne(a: ParsedArgs, attack: string): Promise<RunResult> {
   return exp.run();
 }
 
+async function renderBaselineFigures(results: RunResult[], outDir: string): Promise<string[]> {
+  const { baselineBars, triggerGrid } = await import('./viz/baselineFigures');
+  const { renderFigures } = await import('./viz/export');
+  const { triggerFromConfig } = await import('./attacks/registry');
+  const { FASHION_MNIST_CLASS_NAMES } = await import('./data/fashionMnist');
+  const first = results[0];
+  const test = first.data.test;
+  const triggers = results.filter((r) => r.config.attack.name !== 'none')
+    .map((r) => ({ name: r.config.attack.name, trigger: triggerFromConfig(r.config.attack) }));
+  const rows = results.map((r) => ({ attack: r.config.attack.name, cleanAccuracy: r.evaluation.cleanAccuracy, asr: r.evaluation.asr }));
+  const model = `${first.trained.model.spec.arch} [${first.trained.model.spec.widths}]`;
+  return renderFigures([
+    { name: 'baseline-cacc-asr', figure: baselineBars(rows, `${test.name}, ${model}, ${first.config.attack.poisonRate * 100}% poisoning, target ${first.config.attack.target}`) },
+    { name: 'triggers', figure: triggerGrid(test, triggers, 6, first.config.dataset === 'fashion-mnist' ? FASHION_MNIST_CLASS_NAMES : undefined) },
+  ], { outDir });
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === 'help') {
@@ -111,6 +128,10 @@ async function main(argv: string[]): Promise<number> {
     const r = await runOne(a, attack);
     results.push(r);
     if (!a.json) console.log(row(attack === 'none' ? 'clean' : attack, r));
+  }
+  if (a.figures) {
+    const files = await renderBaselineFigures(results, a.figures as string);
+    console.error(`figures: ${files.join(', ')}`);
   }
   if (a.json) {
     console.log(JSON.stringify(results.map((r) => ({

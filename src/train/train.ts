@@ -46,39 +46,68 @@ export class DivergenceError extends Error {
 }
 
 /**
- * One SGD step on a batch. Returns the loss and the number of correct predictions; replaces
- * `model.params` and `model.state` in place on the given (owned) model object.
+ * Value and gradients of any scalar loss of the model's parameters. Batch-norm statistics seen in
+ * training-mode forward passes are recorded in the returned `stats` (fold them in with applyBatchStats, or
+ * dispose them with disposeStats). Throws DivergenceError (epoch/step unknown here) on a non-finite loss.
  */
-export function trainStep(model: Model, opt: Sgd, x: tf.Tensor4D, y: tf.Tensor1D, lr: number,
-  labelSmoothing = 0, batchNormGradient: 'custom' | 'autodiff' = 'custom'): { loss: number; correct: number } {
-  const names = Object.keys(model.params);
+export function lossAndGrads(model: Model, lossFn: (m: Model, stats: BatchStats) => tf.Scalar,
+  params: ParamRecord = model.params): { loss: number; grads: ParamRecord; stats: BatchStats } {
+  const names = Object.keys(params);
   const stats: BatchStats = {};
-  let correctT: tf.Scalar | undefined;
   const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]): tf.Scalar => {
-    const params: ParamRecord = {};
-    names.forEach((n, i) => { params[n] = ps[i]; });
-    const logits = forward({ ...model, params }, x, { training: true, batchNormGradient }, stats);
-    correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32'))) as tf.Scalar;
-    return crossEntropy(logits, y, labelSmoothing) as tf.Scalar;
-  })(names.map((n) => model.params[n]));
+    const p: ParamRecord = {};
+    names.forEach((n, i) => { p[n] = ps[i]; });
+    return lossFn({ ...model, params: p }, stats);
+  })(names.map((n) => params[n]));
   const loss = value.dataSync()[0];
-  const correct = correctT!.dataSync()[0];
   value.dispose();
-  correctT!.dispose();
-  const gradRecord: ParamRecord = {};
-  names.forEach((n, i) => { gradRecord[n] = grads[i]; });
+  const record: ParamRecord = {};
+  names.forEach((n, i) => { record[n] = grads[i]; });
   if (!Number.isFinite(loss)) {
     for (const g of grads) g.dispose();
-    for (const s of Object.values(stats)) { s.mean.dispose(); s.variance.dispose(); }
+    disposeStats(stats);
     throw new DivergenceError(-1, -1, loss);
   }
-  model.params = opt.step(model.params, gradRecord, lr);
-  const newState = updatedRunningStats(model.state, stats);
-  for (const [k, v] of Object.entries(newState)) {
+  return { loss, grads: record, stats };
+}
+
+export function disposeStats(stats: BatchStats): void {
+  for (const s of Object.values(stats)) { s.mean.dispose(); s.variance.dispose(); }
+}
+
+/** Fold recorded batch statistics into the model's running statistics (in place) and dispose them. */
+export function applyBatchStats(model: Model, stats: BatchStats): void {
+  const next = updatedRunningStats(model.state, stats);
+  for (const [k, v] of Object.entries(next)) {
     model.state[k].dispose();
     model.state[k] = v;
   }
-  for (const s of Object.values(stats)) { s.mean.dispose(); s.variance.dispose(); }
+  disposeStats(stats);
+}
+
+/**
+ * One SGD step on a batch with cross-entropy. Returns the loss and the number of correct predictions;
+ * replaces `model.params` and `model.state` in place on the given (owned) model object.
+ */
+export function trainStep(model: Model, opt: Sgd, x: tf.Tensor4D, y: tf.Tensor1D, lr: number,
+  labelSmoothing = 0, batchNormGradient: 'custom' | 'autodiff' = 'custom'): { loss: number; correct: number } {
+  let correctT: tf.Scalar | undefined;
+  let result: ReturnType<typeof lossAndGrads>;
+  try {
+    result = lossAndGrads(model, (m, st) => {
+      const logits = forward(m, x, { training: true, batchNormGradient }, st);
+      correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32'))) as tf.Scalar;
+      return crossEntropy(logits, y, labelSmoothing) as tf.Scalar;
+    });
+  } catch (e) {
+    correctT?.dispose();
+    throw e;
+  }
+  const { loss, grads, stats } = result;
+  const correct = correctT!.dataSync()[0];
+  correctT!.dispose();
+  model.params = opt.step(model.params, grads, lr);
+  applyBatchStats(model, stats);
   return { loss, correct };
 }
 

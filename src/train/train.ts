@@ -46,7 +46,8 @@ export class DivergenceError extends Error {
 }
 
 /**
- * Value and gradients of any scalar loss of the model's parameters. Batch-norm statistics seen in
+ * Value and gradients of any scalar loss of the model's parameters (all of them, or the subset `params`,
+ * e.g. only the head). Batch-norm statistics seen in
  * training-mode forward passes are recorded in the returned `stats` (fold them in with applyBatchStats, or
  * dispose them with disposeStats). Throws DivergenceError (epoch/step unknown here) on a non-finite loss.
  */
@@ -57,7 +58,8 @@ export function lossAndGrads(model: Model, lossFn: (m: Model, stats: BatchStats)
   const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]): tf.Scalar => {
     const p: ParamRecord = {};
     names.forEach((n, i) => { p[n] = ps[i]; });
-    return lossFn({ ...model, params: p }, stats);
+    // Parameters not being differentiated keep their current values.
+    return lossFn({ ...model, params: params === model.params ? p : { ...model.params, ...p } }, stats);
   })(names.map((n) => params[n]));
   const loss = value.dataSync()[0];
   value.dispose();

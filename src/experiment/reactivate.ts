@@ -1,0 +1,136 @@
+/**
+ * Cached stages for finding 2: the retuning attack on a model of the study (the backdoored model, the clean
+ * model, or a purified one) and the linear path between two of them. Each stage is keyed by its own config
+ * and the keys of the models and data it starts from, like every other stage.
+ */
+import * as path from 'path';
+import { triggerFromConfig } from '../attacks/registry';
+import { BatchNormMode, DEFAULT_TS, linearPath, LmcPoint, LmcSummary } from '../analysis/lmc';
+import { subset } from '../data/dataset';
+import { loadModelArtifact, saveModelArtifact } from '../models/artifact';
+import { Model } from '../models/spec';
+import { buildRetuningSet, RETUNING_DEFAULTS, RetuningConfig, RetuningPoint, retuningAttack } from '../reactivation/retuning';
+import { ProgressMode } from '../train/progress';
+import { loadJson, saveJson } from './cache';
+import { purify } from './purify';
+import { Experiment, RunResult } from './runner';
+
+/** Which model of the study: 'backdoored', 'clean', or a defense name (its purified model). */
+export type Subject = 'backdoored' | 'clean' | string;
+
+export interface SubjectModel {
+  subject: Subject;
+  model: Model;
+  key: string;
+}
+
+export interface StageOptions {
+  log?: (line: string) => void;
+  progress?: ProgressMode;
+  /** Overrides of a defense's config when the subject is a defense. */
+  defenseConfig?: Record<string, unknown>;
+}
+
+function requireAttack(exp: Experiment): void {
+  if (exp.config.attack.name === 'none') {
+    throw new Error('reactivation stages need the backdoored experiment (attack badnets or blended), not attack "none"');
+  }
+}
+
+/** The clean reference model trained with the same recipe and data as the experiment's backdoored one. */
+export function cleanExperiment(exp: Experiment, opts: StageOptions = {}): Experiment {
+  return new Experiment({ ...exp.config, attack: { ...exp.config.attack, name: 'none' } }, { log: opts.log, progress: opts.progress });
+}
+
+export async function subjectModel(exp: Experiment, subject: Subject, run: RunResult, opts: StageOptions = {}): Promise<SubjectModel> {
+  if (subject === 'backdoored') return { subject, model: run.trained.model, key: run.keys.model };
+  if (subject === 'clean') {
+    const clean = await cleanExperiment(exp, opts).run();
+    return { subject, model: clean.trained.model, key: clean.keys.model };
+  }
+  const p = await purify(exp, subject, { run, config: opts.defenseConfig, log: opts.log, progress: opts.progress });
+  return { subject: p.defense, model: p.model, key: p.key };
+}
+
+export interface RetuneResult {
+  subject: Subject;
+  model: Model;
+  history: RetuningPoint[];
+  config: RetuningConfig;
+  seconds: number;
+  key: string;
+  cached: boolean;
+}
+
+/** RA on one subject, with the experiment's trigger and target (cached). */
+export async function retune(exp: Experiment, subject: Subject, config: Partial<RetuningConfig> = {},
+  opts: StageOptions = {}): Promise<RetuneResult> {
+  requireAttack(exp);
+  const c: RetuningConfig = { ...RETUNING_DEFAULTS, seed: exp.config.seed, ...config };
+  const run = await exp.run();
+  const start = await subjectModel(exp, subject, run, opts);
+  const attack = run.config.attack;
+  const r = await exp.store.getOrCompute('retune', { retuning: c, attack }, [start.key, run.keys.data], {
+    log: opts.log,
+    compute: async (dir) => {
+      const trigger = triggerFromConfig(attack);
+      const { set, sampleIndices, poisonedIndices } = buildRetuningSet(run.data.train, run.data.splits.attackerPool, trigger, attack.target, c);
+      const out = await retuningAttack(start.model, set, run.data.test, run.poison.backdoorTest!, attack.target, c,
+        { progress: opts.progress, label: `RA ${start.subject}` });
+      await saveModelArtifact(dir, out.model, { retuned: start.subject });
+      await saveJson(dir, 'history.json', { subject: start.subject, history: out.history, seconds: out.seconds,
+        samples: sampleIndices.length, poisoned: Array.from(poisonedIndices) });
+      return { model: out.model, history: out.history, seconds: out.seconds };
+    },
+    load: async (dir) => {
+      const h = await loadJson<{ history: RetuningPoint[]; seconds: number }>(dir, 'history.json');
+      return { model: await loadModelArtifact(dir, start.model.spec), history: h.history, seconds: h.seconds };
+    },
+  });
+  return { subject: start.subject, config: c, ...r.value, key: r.key, cached: r.cached };
+}
+
+export interface LmcConfig {
+  ts: number[];
+  batchNorm: BatchNormMode;
+  /** The far end of the path: the original backdoored model, or the subject after RA. */
+  endpoint: 'backdoored' | 'retuned';
+}
+
+export const LMC_DEFAULTS: LmcConfig = { ts: DEFAULT_TS, batchNorm: 'interpolate', endpoint: 'backdoored' };
+
+export interface LmcResult {
+  subject: Subject;
+  config: LmcConfig;
+  points: LmcPoint[];
+  summary: LmcSummary;
+  seconds: number;
+  key: string;
+  cached: boolean;
+}
+
+/** The path θ(t) from a subject (t = 0) to the backdoored model or to its own retuned model (t = 1). */
+export async function lmc(exp: Experiment, subject: Subject, config: Partial<LmcConfig> = {},
+  opts: StageOptions & { retuning?: Partial<RetuningConfig> } = {}): Promise<LmcResult> {
+  requireAttack(exp);
+  const c: LmcConfig = { ...LMC_DEFAULTS, ...config };
+  const run = await exp.run();
+  const start = await subjectModel(exp, subject, run, opts);
+  const end = c.endpoint === 'backdoored'
+    ? { model: run.trained.model, key: run.keys.model }
+    : await retune(exp, subject, opts.retuning, opts);
+  const r = await exp.store.getOrCompute('lmc', { lmc: c, target: run.config.attack.target }, [start.key, end.key, run.keys.poison, run.keys.data], {
+    log: opts.log,
+    compute: async (dir) => {
+      const t0 = Date.now();
+      const statsData = subset(run.data.train, run.data.splits.defense);
+      const out = linearPath(start.model, end.model, run.data.test, run.poison.backdoorTest!, run.config.attack.target,
+        { ts: c.ts, batchNorm: c.batchNorm, statsData });
+      const value = { ...out, seconds: (Date.now() - t0) / 1000 };
+      await saveJson(dir, 'lmc.json', { subject: start.subject, ...value });
+      return value;
+    },
+    load: (dir) => loadJson<{ points: LmcPoint[]; summary: LmcSummary; seconds: number }>(path.resolve(dir), 'lmc.json'),
+  });
+  return { subject: start.subject, config: c, ...r.value, key: r.key, cached: r.cached };
+}

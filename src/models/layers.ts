@@ -83,6 +83,29 @@ function scaleShift(x: tf.Tensor4D, scale: tf.Tensor1D, shift: tf.Tensor1D, relu
   });
 }
 
+/**
+ * scaleShift with a gradient: the fused depthwise kernel has no backward kernels on wasm, and eval-mode
+ * models are differentiated with respect to their inputs (QRA, trigger inversion) and BN parameters.
+ */
+function makeScaleShift(relu: boolean): (x: tf.Tensor, scale: tf.Tensor, shift: tf.Tensor) => tf.Tensor {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return tf.customGrad(((x: tf.Tensor4D, scale: tf.Tensor1D, shift: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    const y = scaleShift(x, scale, shift, relu);
+    save([x, y, scale]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ys, sc] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D];
+        const dz = (relu ? tf.mul(dy, tf.step(ys)) : dy) as tf.Tensor4D;
+        return [tf.mul(dz, sc), channelSums(tf.mul(dz, xs) as tf.Tensor4D), channelSums(dz)];
+      },
+    };
+  }) as any) as (x: tf.Tensor, scale: tf.Tensor, shift: tf.Tensor) => tf.Tensor;
+}
+
+const scaleShiftDifferentiable = makeScaleShift(false);
+const scaleShiftReluDifferentiable = makeScaleShift(true);
+
 /** Side channel: the custom op's forward pass leaves its batch statistics here (ops inside are untaped). */
 let lastBatchStats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
 
@@ -137,7 +160,7 @@ export function batchNorm(params: ParamRecord, state: ParamRecord, name: string,
       const y = tf.add(tf.mul(x, scale), shift) as tf.Tensor4D;
       return relu ? tf.relu(y) : y;
     }
-    return scaleShift(x, scale, shift, relu);
+    return (relu ? scaleShiftReluDifferentiable : scaleShiftDifferentiable)(x, scale, shift) as tf.Tensor4D;
   }
   let y: tf.Tensor4D;
   let batch: { mean: tf.Tensor1D; variance: tf.Tensor1D };

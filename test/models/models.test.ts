@@ -134,3 +134,20 @@ describe('weight arithmetic', () => {
     disposeModel(c);
   });
 });
+
+describe('eval-mode batch norm is differentiable', () => {
+  test('gradients w.r.t. input, gamma and beta equal the autodiff ones', () => {
+    const x = tf.randomNormal([3, 4, 4, 2], 0, 1, 'float32', 11) as tf.Tensor4D;
+    const state = { 'bn/mean': tf.tensor1d([0.2, -0.1]), 'bn/variance': tf.tensor1d([1.5, 0.7]) };
+    const w = tf.randomNormal([3, 4, 4, 2], 0, 1, 'float32', 12);
+    for (const relu of [false, true]) {
+      const loss = (mode: 'custom' | 'autodiff') => (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(batchNorm({ 'bn/gamma': g, 'bn/beta': b }, state, 'bn', xx as tf.Tensor4D,
+          { training: false, batchNormGradient: mode }, undefined, relu), w));
+      const args = [x, tf.tensor1d([1.2, -0.5]), tf.tensor1d([0.1, 0.3])];
+      const fast = tf.grads(loss('custom'))(args);
+      const auto = tf.grads(loss('autodiff'))(args);
+      for (let i = 0; i < 3; i++) expect(close(fast[i], auto[i])).toBeLessThan(1e-4);
+    }
+  });
+});

@@ -7,7 +7,12 @@ import * as path from 'path';
 import { triggerFromConfig } from '../attacks/registry';
 import { BatchNormMode, DEFAULT_TS, linearPath, LmcPoint, LmcSummary } from '../analysis/lmc';
 import { subset } from '../data/dataset';
+import { applyTrigger } from '../attacks/trigger';
 import { loadModelArtifact, saveModelArtifact } from '../models/artifact';
+import { loadModel, saveModel } from '../models/io';
+import { ParamRecord } from '../models/layers';
+import { evaluateQra, QRA_DEFAULTS, QraConfig, QraEvaluation, QraTrainingSet, trainQra, validateQraConfig } from '../reactivation/qra';
+import { Rng } from '../rng';
 import { Model } from '../models/spec';
 import { buildRetuningSet, RETUNING_DEFAULTS, RetuningConfig, RetuningPoint, retuningAttack } from '../reactivation/retuning';
 import { ProgressMode } from '../train/progress';
@@ -133,4 +138,82 @@ export async function lmc(exp: Experiment, subject: Subject, config: Partial<Lmc
     load: (dir) => loadJson<{ points: LmcPoint[]; summary: LmcSummary; seconds: number }>(path.resolve(dir), 'lmc.json'),
   });
   return { subject: start.subject, config: c, ...r.value, key: r.key, cached: r.cached };
+}
+
+export interface QraStageResult {
+  subject: Subject;
+  config: QraConfig;
+  generator: ParamRecord;
+  evaluation: QraEvaluation;
+  history: { epoch: number; loss: number }[];
+  queries: number;
+  seconds: number;
+  key: string;
+  cached: boolean;
+}
+
+/**
+ * QRA against one subject (normally a defense): trained with the subject, its own retuned model and the
+ * clean model, then evaluated on the subject, the clean model and the original backdoored model.
+ */
+export async function qra(exp: Experiment, subject: Subject, config: Partial<QraConfig> = {},
+  opts: StageOptions & { retuning?: Partial<RetuningConfig> } = {}): Promise<QraStageResult> {
+  requireAttack(exp);
+  const c: QraConfig = { ...QRA_DEFAULTS, seed: exp.config.seed, ...config };
+  validateQraConfig(c);
+  const run = await exp.run();
+  const purified = await subjectModel(exp, subject, run, opts);
+  const retuned = await retune(exp, subject, opts.retuning, opts);
+  const clean = await subjectModel(exp, 'clean', run, opts);
+  const attack = run.config.attack;
+  const r = await exp.store.getOrCompute('qra', { qra: c, attack }, [purified.key, retuned.key, clean.key, run.keys.data], {
+    log: opts.log,
+    compute: async (dir) => {
+      const set = buildQraSet(run, c);
+      const out = await trainQra(set, { purified: purified.model, retuned: retuned.model, clean: clean.model }, c, { progress: opts.progress });
+      const evaluation = evaluateQra(out.generator, { purified: purified.model, clean: clean.model, backdoored: run.trained.model },
+        run.data.test, run.poison.backdoorTest!, attack.target, c.epsilon);
+      await saveModel(dir, out.generator, { qra: purified.subject });
+      await saveJson(dir, 'qra.json', { subject: purified.subject, evaluation, history: out.history, queries: out.queries, seconds: out.seconds });
+      return { generator: out.generator, evaluation, history: out.history, queries: out.queries, seconds: out.seconds };
+    },
+    load: async (dir) => {
+      const j = await loadJson<{ evaluation: QraEvaluation; history: { epoch: number; loss: number }[]; queries: number; seconds: number }>(dir, 'qra.json');
+      return { generator: (await loadModel(dir)).tensors, ...j };
+    },
+  });
+  return { subject: purified.subject, config: c, ...r.value, key: r.key, cached: r.cached };
+}
+
+/** 500 clean + 500 triggered (non-target) images from the attacker's pool, true labels throughout. */
+function buildQraSet(run: RunResult, c: QraConfig): QraTrainingSet {
+  const attack = run.config.attack;
+  const pool = run.data.splits.attackerPool;
+  const order = Rng.derive(c.seed, 'qra-set').permutation(pool.length);
+  const cleanIdx: number[] = [];
+  const poisonIdx: number[] = [];
+  for (const k of order) {
+    const i = pool[k];
+    if (cleanIdx.length < c.cleanCount) cleanIdx.push(i);
+    else if (poisonIdx.length < c.poisonedCount && run.data.train.labels[i] !== attack.target) poisonIdx.push(i);
+  }
+  if (cleanIdx.length < c.cleanCount || poisonIdx.length < c.poisonedCount) {
+    throw new Error(`QRA: the attacker's pool (${pool.length}) is too small for ${c.cleanCount} clean + ${c.poisonedCount} triggered samples`);
+  }
+  const both = subset(run.data.train, [...cleanIdx, ...poisonIdx], `${run.data.train.name}/qra`);
+  const triggered = Array.from({ length: poisonIdx.length }, (_, k) => cleanIdx.length + k);
+  return { data: applyTrigger(both, triggerFromConfig(attack), triggered), cleanCount: cleanIdx.length };
+}
+
+/** Evaluate a trained QRA generator on other subjects' models (transfer across defenses). */
+export async function qraTransfer(exp: Experiment, generator: ParamRecord, epsilon: number, subjects: Subject[],
+  opts: StageOptions = {}): Promise<Record<string, number>> {
+  const run = await exp.run();
+  const out: Record<string, number> = {};
+  for (const s of subjects) {
+    const m = await subjectModel(exp, s, run, opts);
+    out[m.subject] = evaluateQra(generator, { [m.subject]: m.model }, run.data.test, run.poison.backdoorTest!,
+      run.config.attack.target, epsilon).asrPerturbed[m.subject];
+  }
+  return out;
 }

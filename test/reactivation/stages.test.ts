@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { initEngine } from '../../src/engine/backend';
 import { Experiment } from '../../src/experiment/runner';
-import { lmc, retune } from '../../src/experiment/reactivate';
+import { lmc, qra, qraTransfer, retune } from '../../src/experiment/reactivate';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-stages-'));
 const exp = () => new Experiment({
@@ -34,4 +34,18 @@ test('retune and lmc stages are cached and keyed by their subject', async () => 
     { retuning: { epochs: 2, setSize: 300 } });
   expect(toRetuned.key).not.toBe(path1.key);
   await expect(retune(new Experiment({ dataset: 'synthetic', runsDir, attack: { name: 'none' } }), 'clean')).rejects.toThrow(/attack "none"/);
+});
+
+test('the qra stage trains against a subject, evaluates three models, and is cached', async () => {
+  const cfg = { hidden: 32, layers: 1, epochs: 2, cleanCount: 100, poisonedCount: 100 };
+  const r = await qra(exp(), 'backdoored', cfg, { retuning: { epochs: 1, setSize: 300 } });
+  expect(Object.keys(r.evaluation.asrPerturbed).sort()).toEqual(['backdoored', 'clean', 'purified']);
+  expect(r.evaluation.asrTriggerOnly.backdoored).toBeGreaterThan(0.9);
+  expect(r.queries).toBe(2 * 200);
+  const again = await qra(exp(), 'backdoored', cfg, { retuning: { epochs: 1, setSize: 300 } });
+  expect(again.cached).toBe(true);
+  expect(again.evaluation).toEqual(r.evaluation);
+  const transfer = await qraTransfer(exp(), again.generator, again.config.epsilon, ['clean', 'backdoored']);
+  expect(transfer.backdoored).toBe(r.evaluation.asrPerturbed.backdoored);
+  expect(transfer.clean).toBe(r.evaluation.asrPerturbed.clean);
 });

@@ -4,8 +4,9 @@
  * Stock tfjs-backend-wasm has no Conv2DBackpropFilter kernel (conv nets cannot train) and its
  * Conv2DBackpropInput is ~10x slower than a forward conv of the same size. A forward conv runs on
  * XNNPACK, so both gradients are expressed as forward convs:
- *   - input gradient: correlate the (zero-dilated, for stride > 1) output gradient with the spatially
- *     flipped filter whose in/out channels are swapped;
+ *   - input gradient: correlate the output gradient with the spatially flipped filter whose in/out
+ *     channels are swapped (for stride > 1, once per phase with the matching sub-filter, which does the
+ *     same as correlating the zero-dilated gradient without the stride² wasted work);
  *   - filter gradient: treat input channels as the batch and batch as channels, i.e. correlate the
  *     transposed input [ci, H, W, n] with the transposed output gradient [OH, OW, n, co] used as a
  *     filter, with dilation = stride.
@@ -36,14 +37,6 @@ function geometry(xShape: number[], filterShape: number[], strides: number | [nu
   };
 }
 
-/** Insert (stride - 1) zeros between neighbouring pixels of an NHWC tensor. */
-function dilate(t: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
-  if (sh === 1 && sw === 1) return t;
-  const [n, h, w, c] = t.shape;
-  const spread = tf.pad(t.reshape([n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-  return spread.reshape([n, h * sh, w * sw, c]).slice([0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]) as tf.Tensor4D;
-}
-
 /**
  * Pad with possibly negative amounts: negative means crop. tf.conv2d's explicit padding only takes
  * non-negative values, and the geometry of strided `valid` convs can leave unused rows to crop.
@@ -58,23 +51,83 @@ function padOrCrop(t: tf.Tensor4D, top: number, bottom: number, left: number, ri
   return p.some((v) => v > 0) ? tf.pad(cropped, [[0, 0], [p[0], p[1]], [p[2], p[3]], [0, 0]]) : cropped;
 }
 
-/** dL/dx of conv2d(x, filter) given dL/dy, as one forward conv. */
+/** dL/dx of conv2d(x, filter) given dL/dy: one forward conv for stride 1, one per phase for larger strides. */
 export function conv2dInputGrad(xShape: number[], filter: tf.Tensor4D, dy: tf.Tensor4D,
   strides: number | [number, number], pad: ConvPadding, dimRoundingMode?: 'floor' | 'round' | 'ceil'): tf.Tensor4D {
+  const g = geometry(xShape, filter.shape, strides, pad, dimRoundingMode);
+  return (g.strides[0] === 1 && g.strides[1] === 1)
+    ? inputGradStride1(xShape, filter, dy, g)
+    : inputGradPolyphase(xShape, filter, dy, g);
+}
+
+function inputGradStride1(xShape: number[], filter: tf.Tensor4D, dy: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
   return tf.tidy(() => {
     const [kh, kw] = filter.shape;
-    const g = geometry(xShape, filter.shape, strides, pad, dimRoundingMode);
     const [, h, w] = xShape;
-    const dyd = dilate(dy, g.strides[0], g.strides[1]);
     const top = kh - 1 - g.pads.top;
     const left = kw - 1 - g.pads.left;
-    const bottom = h + kh - 1 - dyd.shape[1] - top;
-    const right = w + kw - 1 - dyd.shape[2] - left;
-    // Crop first where a pad is negative, then hand the remaining (non-negative) pads to the conv.
-    const cropped = padOrCrop(dyd, Math.min(0, top), Math.min(0, bottom), Math.min(0, left), Math.min(0, right));
-    const flipped = tf.reverse(filter, [0, 1]).transpose([0, 1, 3, 2]) as tf.Tensor4D;
-    return tf.conv2d(cropped, flipped, 1,
-      [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]);
+    const bottom = h + kh - 1 - dy.shape[1] - top;
+    const right = w + kw - 1 - dy.shape[2] - left;
+    return correlateFlipped(dy, filter, top, bottom, left, right);
+  });
+}
+
+/**
+ * Correlate dy with the spatially flipped, in/out-transposed filter under the given (possibly negative =
+ * crop) pads: the core of every input gradient.
+ */
+function correlateFlipped(dy: tf.Tensor4D, filter: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
+  const cropped = padOrCrop(dy, Math.min(0, top), Math.min(0, bottom), Math.min(0, left), Math.min(0, right));
+  const flipped = tf.reverse(filter, [0, 1]).transpose([0, 1, 3, 2]) as tf.Tensor4D;
+  return tf.conv2d(cropped, flipped, 1,
+    [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]);
+}
+
+/**
+ * Strided input gradient by phases: the input rows i with (i + padTop) ≡ r (mod stride) only receive the
+ * kernel rows k ≡ r (mod stride), so each phase is a stride-1 correlation of dy with a sub-filter. This does
+ * the useful work once, where correlating a zero-dilated dy would spend stride² times as long on zeros.
+ */
+function inputGradPolyphase(xShape: number[], filter: tf.Tensor4D, dy: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w, ci] = xShape;
+    const [kh, kw] = filter.shape;
+    const [sh, sw] = g.strides;
+    const rowsOut = Math.ceil(h / sh);
+    const colsOut = Math.ceil(w / sw);
+    // One axis at a time: for an input offset c, the phase r, the number of kernel taps m and the pads.
+    const phase = (c: number, stride: number, pad: number, k: number, size: number, outSize: number) => {
+      const r = (c + pad) % stride;
+      const taps = Math.max(0, Math.ceil((k - r) / stride));
+      const count = Math.ceil((size - c) / stride);
+      const d = (c + pad - r) / stride;
+      const before = taps - 1 - d;
+      return { r, taps, count, before, after: count + taps - 1 - before - outSize };
+    };
+    // Phase outputs in (row offset, column offset) order, interleaved back into place.
+    const parts: tf.Tensor4D[] = [];
+    for (let c = 0; c < sh; c++) {
+      const pr = phase(c, sh, g.pads.top, kh, h, dy.shape[1]);
+      for (let e = 0; e < sw; e++) {
+        const pc = phase(e, sw, g.pads.left, kw, w, dy.shape[2]);
+        let part: tf.Tensor4D;
+        if (pr.taps === 0 || pc.taps === 0 || pr.count <= 0 || pc.count <= 0) {
+          part = tf.zeros([n, rowsOut, colsOut, ci]);
+        } else {
+          const sub = tf.stridedSlice(filter, [pr.r, pc.r, 0, 0], [kh, kw, filter.shape[2], filter.shape[3]], [sh, sw, 1, 1]) as tf.Tensor4D;
+          part = correlateFlipped(dy, sub, pr.before, pr.after, pc.before, pc.after);
+          if (part.shape[1] < rowsOut || part.shape[2] < colsOut) {
+            part = tf.pad(part, [[0, 0], [0, rowsOut - part.shape[1]], [0, colsOut - part.shape[2]], [0, 0]]);
+          }
+        }
+        parts.push(part);
+      }
+    }
+    // Interleave: columns [n, R, C, sw, ci] → [n, R, C·sw, ci], then rows likewise (tf.depthToSpace does
+    // the same in one call but is several times slower on wasm).
+    const full = tf.stack(Array.from({ length: sh }, (_, c) => tf.stack(parts.slice(c * sw, (c + 1) * sw), 3)
+      .reshape([n, rowsOut, colsOut * sw, ci])), 2).reshape([n, rowsOut * sh, colsOut * sw, ci]) as tf.Tensor4D;
+    return (full.shape[1] === h && full.shape[2] === w) ? full : full.slice([0, 0, 0, 0], [n, h, w, ci]);
   });
 }
 

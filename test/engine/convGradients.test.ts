@@ -14,6 +14,9 @@ const cases: { x: [number, number, number, number]; f: [number, number, number, 
   { x: [2, 8, 8, 3], f: [1, 1, 3, 4], stride: 1, pad: 'same' },
   { x: [2, 8, 8, 3], f: [1, 1, 3, 4], stride: 2, pad: 'same' },
   { x: [1, 7, 7, 2], f: [1, 1, 2, 2], stride: 2, pad: 'valid' },
+  { x: [2, 10, 9, 2], f: [5, 5, 2, 3], stride: 2, pad: 'same' },
+  { x: [2, 11, 10, 2], f: [3, 3, 2, 3], stride: 3, pad: 'same' },
+  { x: [1, 9, 9, 2], f: [2, 2, 2, 2], stride: 3, pad: 'valid' },
 ];
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {

@@ -167,14 +167,17 @@ async function main(): Promise<void> {
     augment: { crop: 2, flip: true }, seed: 0, progress: 'silent', onEpoch: () => counts.push(tf.memory().numTensors),
   });
   const epochS = (performance.now() - t0) / 1000;
+  const modelTensors = Object.keys(r.model.params).length + Object.keys(r.model.state).length;
   disposeModel(r.model);
   disposeModel(init);
   const after = tf.memory().numTensors;
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
   console.log(`${source}, cnn: one epoch in ${epochS.toFixed(1)} s (${(data.n / epochS).toFixed(0)} img/s including batch assembly)`);
-  console.log(`numTensors before ${before}, at the end of the epoch (model live) ${counts[0]}, after disposing ${after}`);
+  const growth = counts[0] - before - modelTensors;
+  console.log(`numTensors: ${before} before the epoch, ${counts[0]} at its end = ${before} + ${modelTensors} (the trained ` +
+    `model) + ${growth} leaked; ${after} after disposing both models`);
   console.log(`peak resident memory: ${peakRssMb.toFixed(0)} MB`);
-  out.epoch = { source, seconds: epochS, imgS: data.n / epochS, numTensorsBefore: before, numTensorsEndOfEpoch: counts[0], numTensorsAfter: after, peakRssMb };
+  out.epoch = { source, seconds: epochS, imgS: data.n / epochS, numTensorsBefore: before, numTensorsEndOfEpoch: counts[0], trainedModelTensors: modelTensors, leakedTensors: growth, numTensorsAfter: after, peakRssMb };
 
   const file = path.resolve('reports', 'bench.json');
   fs.mkdirSync(path.dirname(file), { recursive: true });

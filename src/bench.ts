@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { initEngine } from './engine/backend';
 import { installFastConvGradients, uninstallFastConvGradients } from './engine/convGradients';
+import { installFastMatMulGradients, uninstallFastMatMulGradients } from './engine/matmulGradients';
 import { loadFashionMnist } from './data/fashionMnist';
 import { Dataset } from './data/dataset';
 import { createModel, defaultSpec, disposeModel, forward } from './models/model';
@@ -82,6 +83,7 @@ function throughput(model: Model, repeats: number): { trainImgS: number; inferIm
 async function stockStep(backend: 'wasm' | 'cpu', spec: ModelSpec, batch: number): Promise<{ imgS?: number; error?: string }> {
   await tf.setBackend(backend);
   uninstallFastConvGradients();
+  uninstallFastMatMulGradients();
   const model = createModel(spec, 0);
   const opt = new Sgd({ lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
   const x = tf.randomUniform([batch, ...spec.inputShape]) as tf.Tensor4D;
@@ -97,6 +99,7 @@ async function stockStep(backend: 'wasm' | 'cpu', spec: ModelSpec, batch: number
     opt.dispose();
     disposeModel(model);
     installFastConvGradients();
+    installFastMatMulGradients();
     await tf.setBackend('wasm');
   }
 }

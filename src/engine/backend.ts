@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { installFastConvGradients } from './convGradients';
+import { installFastMatMulGradients } from './matmulGradients';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_ENV = 'SUPERFICIAL_SAFETY_BACKEND';
@@ -88,7 +89,10 @@ export async function initEngine(opts: { backend?: string; quiet?: boolean } = {
 
   // Native kernels have fast backprop; wasm lacks Conv2DBackpropFilter and cpu is faster with forward convs too.
   const fast = backend !== 'tensorflow';
-  if (fast) installFastConvGradients();
+  if (fast) {
+    installFastConvGradients();
+    installFastMatMulGradients();
+  }
   current = {
     backend,
     fastConvGradients: fast,

@@ -194,8 +194,9 @@ function buildQraSet(run: RunResult, c: QraConfig): QraTrainingSet {
   const poisonIdx: number[] = [];
   for (const k of order) {
     const i = pool[k];
-    if (cleanIdx.length < c.cleanCount) cleanIdx.push(i);
-    else if (poisonIdx.length < c.poisonedCount && run.data.train.labels[i] !== attack.target) poisonIdx.push(i);
+    // Triggered samples need non-target images; fill them first so a 1,000-image pool covers 500 + 500.
+    if (poisonIdx.length < c.poisonedCount && run.data.train.labels[i] !== attack.target) poisonIdx.push(i);
+    else if (cleanIdx.length < c.cleanCount) cleanIdx.push(i);
   }
   if (cleanIdx.length < c.cleanCount || poisonIdx.length < c.poisonedCount) {
     throw new Error(`QRA: the attacker's pool (${pool.length}) is too small for ${c.cleanCount} clean + ${c.poisonedCount} triggered samples`);

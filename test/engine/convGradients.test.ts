@@ -100,3 +100,28 @@ describe('fast conv gradients (forward-conv formulation)', () => {
     expect(Math.abs(fd - g.dataSync()[i]) / Math.max(1, Math.abs(fd))).toBeLessThan(2e-2);
   });
 });
+
+describe('fast matmul gradients (explicit transposes)', () => {
+  test.each([[false, false], [false, true], [true, false], [true, true]])('transposeA=%s transposeB=%s match the stock gradient', async (ta, tb) => {
+    const { installFastMatMulGradients, uninstallFastMatMulGradients } = await import('../../src/engine/matmulGradients');
+    const a = tf.randomNormal(ta ? [5, 3] : [3, 5], 0, 1, 'float32', 21);
+    const b = tf.randomNormal(tb ? [4, 5] : [5, 4], 0, 1, 'float32', 22);
+    const w = tf.randomNormal([3, 4], 0, 1, 'float32', 23);
+    const f = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y, ta, tb), w));
+    uninstallFastMatMulGradients();
+    const stock = tf.grads(f)([a, b]);
+    installFastMatMulGradients();
+    const fast = tf.grads(f)([a, b]);
+    expect(maxAbsDiff(fast[0], stock[0])).toBeLessThan(1e-5);
+    expect(maxAbsDiff(fast[1], stock[1])).toBeLessThan(1e-5);
+    // Batched (same batch dims) and second order keep working.
+    const a3 = tf.randomNormal([2, 3, 5], 0, 1, 'float32', 24);
+    const b3 = tf.randomNormal([2, 5, 4], 0, 1, 'float32', 25);
+    const g3 = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y))))([a3, b3]);
+    expect(g3[0].shape).toEqual([2, 3, 5]);
+    const p = tf.randomNormal([3, 5], 0, 1, 'float32', 26);
+    const q = tf.randomNormal([5, 4], 0, 1, 'float32', 27);
+    const second = tf.grad((x: tf.Tensor) => tf.sum(tf.square(tf.grad((y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y))))(q))))(p);
+    expect(second.shape).toEqual([3, 5]);
+  });
+});

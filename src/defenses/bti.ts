@@ -1,0 +1,187 @@
+/**
+ * BTI — BTI-DBF(U) (Xu et al., ICLR'24; spec §4.6, authors' `btidbfu.py`): invert the backdoor trigger with
+ * a generator that keeps an image's benign features but moves the others (btiReversal.ts), then unlearn it:
+ * fine-tune on clean batches in which int(0.2·B + 1) images are replaced by G(x) and every label stays the
+ * true one, with loss CE(f(x_mix), y) + MSE(φ(x_clean), φ(x_mix)) and Adam. Rounds alternate reversal
+ * (against the model as it stands) and unlearning; one Adam per network persists across rounds, as in the
+ * authors' script.
+ *
+ * Departures from the spec (budget: ≤ 4 minutes on one wasm core for 3,000 Fashion-MNIST images):
+ * - Generator: a small residual UNet (btiGenerator.ts), identity at initialisation.
+ * - Epochs (spec: pretrain 50; per round mask 20, generator 30, unlearning 30; 3 rounds): see `defaults`
+ *   below. Mask epochs are cheap (cached features) and keep the spec's 20; the generator and unlearning
+ *   epochs are cut to fit the budget, and the unlearning learning rate is raised from 1e-4 to compensate
+ *   for the ~10× fewer unlearning steps.
+ * - Pixel bounds and detection noise are converted from the authors' normalised units (btiReversal.ts).
+ * - The authors' optional early stop (`--earlystop`, off by default) is not implemented.
+ * - Unlearning uses no augmentation (the Fashion-MNIST models were trained without it).
+ * Data: the clean split only; the trigger is reconstructed, never read (`data.oracle` is ignored).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { Dataset } from '../data/dataset';
+import { BatchStats } from '../models/layers';
+import { cloneModel, disposeModel, features, head } from '../models/model';
+import { Model } from '../models/spec';
+import { Rng } from '../rng';
+import { Adam } from '../train/adam';
+import { batchTensor, labelTensor } from '../train/augment';
+import { crossEntropy } from '../train/loss';
+import { applyBatchStats, disposeStats, lossAndGrads } from '../train/train';
+import {
+  disposeReversal, frozenGenerator, mixedBatch, ReversalConfig, reverseRound, RoundReport, startReversal, TrainedGenerator,
+} from './btiReversal';
+import { ConfigurableDefense, fraction, int, nonNegative, positive, withSeed } from './config';
+
+export interface BtiConfig extends ReversalConfig {
+  /** Reversal + unlearning rounds (`nround` 3 in the authors' defense.sh). */
+  rounds: number;
+  /** Unlearning epochs per round (`ul_round` 30). */
+  unlearnEpochs: number;
+  /** Adam learning rate of the unlearning (spec 1e-4). */
+  unlearnLr: number;
+  /** Share of each batch replaced by G(x): int(share·B + 1) images (spec 0.2). */
+  share: number;
+  /** Weight of MSE(φ(x_clean), φ(x_mix)) in the unlearning loss (spec 1). */
+  featureWeight: number;
+}
+
+const schema = z.object({
+  batchSize: int(2).default(128),
+  generatorBatchSize: int(2).default(32),
+  generatorKind: z.enum(['unet', 'blend'], { errorMap: () => ({ message: 'must be "unet" or "blend"' }) }).default('unet'),
+  generatorFilters: int(1).default(8),
+  generatorLevels: int(1).default(2),
+  generatorNorm: z.enum(['instance', 'none'], { errorMap: () => ({ message: 'must be "instance" or "none"' }) }).default('none'),
+  generatorLr: positive().default(1e-3),
+  pretrainEpochs: int(0).default(1),
+  pretrainNormThreshold: positive().default(0.1),
+  maskEpochs: int(0).default(20),
+  maskLr: positive().default(0.01),
+  generatorEpochs: int(0).default(4),
+  normBound: positive().default(0.3),
+  featBound: positive().default(3),
+  detectNoise: nonNegative().default(0.03),
+  rounds: int(1).default(3),
+  unlearnEpochs: int(1).default(4),
+  unlearnLr: positive().default(1e-3),
+  share: fraction().default(0.2),
+  featureWeight: nonNegative().default(1),
+}).strict();
+
+/** Mean squared difference, as torch.nn.MSELoss. */
+function mse(a: tf.Tensor, b: tf.Tensor): tf.Scalar {
+  return tf.mean(tf.squaredDifference(a, b));
+}
+
+/**
+ * One unlearning step (in place on `model`): mix G(x) into the batch, keep the true labels, and minimise
+ * CE(f(x_mix), y) + w·MSE(φ(x_clean), φ(x_mix)). Both forward passes run in train mode and both fold
+ * their batch statistics into the running ones, clean first, as two PyTorch forward calls would.
+ */
+export function unlearnStep(model: Model, optimizer: Adam, x: tf.Tensor4D, y: tf.Tensor1D, gen: TrainedGenerator,
+  share: number, featureWeight: number, rng: Rng): number {
+  const mixed = mixedBatch(x, gen.generate, share, rng);
+  const cleanStats: BatchStats = {};
+  try {
+    const r = lossAndGrads(model, (m, stats) => {
+      const fClean = features(m, x, { training: true }, cleanStats);
+      const fMix = features(m, mixed.x, { training: true }, stats);
+      const ce = crossEntropy(head(m.params, fMix), y);
+      return (featureWeight > 0 ? tf.add(ce, tf.mul(mse(fClean, fMix), featureWeight)) : ce) as tf.Scalar;
+    });
+    model.params = optimizer.step(model.params, r.grads);
+    applyBatchStats(model, cleanStats);
+    applyBatchStats(model, r.stats);
+    return r.loss;
+  } catch (e) {
+    disposeStats(cleanStats);
+    throw e;
+  } finally {
+    mixed.x.dispose();
+  }
+}
+
+function unlearnEpoch(model: Model, optimizer: Adam, data: Dataset, gen: TrainedGenerator, c: BtiConfig, rng: Rng): number {
+  const order = rng.permutation(data.n);
+  let lossSum = 0;
+  let seen = 0;
+  for (let s = 0; s < data.n; s += c.batchSize) {
+    const idx = order.subarray(s, Math.min(data.n, s + c.batchSize));
+    if (idx.length < 2) continue;
+    const x = batchTensor(data, idx);
+    const y = labelTensor(data, idx);
+    try {
+      lossSum += unlearnStep(model, optimizer, x, y, gen, c.share, c.featureWeight, rng) * idx.length;
+      seen += idx.length;
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+  }
+  return lossSum / seen;
+}
+
+function describeRound(r: RoundReport): string {
+  return `BTI round ${r.round}: target ${r.target}, G(x)→target ${(r.targetRate * 100).toFixed(1)}%, ` +
+    `pixel MSE ${r.pixelMse.toFixed(3)}σ², benign/backdoor feature MSE ${r.benignMse.toFixed(3)}/${r.backdoorMse.toFixed(3)}, ` +
+    `benign mask ${(r.benignShare * 100).toFixed(0)}%, ${r.seconds.toFixed(1)}s`;
+}
+
+export const bti: ConfigurableDefense<BtiConfig> = {
+  name: 'BTI',
+  assumes: 'the clean split (the trigger is reconstructed by a generator)',
+  defaults: schema.parse({}),
+  schema,
+  async purify(input, data, config) {
+    const c = withSeed(bti, config);
+    const started = Date.now();
+    const log = data.log ?? (() => undefined);
+    const clean = data.clean;
+    const model = cloneModel(input);
+    const optimizer = new Adam({ lr: c.unlearnLr });
+    let state: ReturnType<typeof startReversal> | undefined;
+    const rounds: (RoundReport & { unlearnLoss: number; unlearnSeconds: number })[] = [];
+    try {
+      state = startReversal(model, clean, c, c.seed);
+      log(`BTI: generator pretrained (${c.pretrainEpochs} epochs) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+      for (let n = 0; n < c.rounds; n++) {
+        const report = reverseRound(model, clean, state, n, c, c.seed);
+        log(describeRound(report));
+        if (n === 0) {
+          log(`BTI: predictions on G(x + noise) per class: ${state.targetCounts!.all.join(' ')}; ` +
+            `flipped ones: ${state.targetCounts!.flipped.join(' ')}`);
+        }
+        const ulStart = Date.now();
+        const rng = Rng.derive(c.seed, `bti-unlearn-${n}`);
+        const gen = frozenGenerator(state.generator);
+        let loss = NaN;
+        for (let e = 0; e < c.unlearnEpochs; e++) loss = unlearnEpoch(model, optimizer, clean, gen, c, rng);
+        const unlearnSeconds = (Date.now() - ulStart) / 1000;
+        log(`BTI round ${n}: unlearning ${c.unlearnEpochs} epochs, loss ${loss.toFixed(4)}, ${unlearnSeconds.toFixed(1)}s`);
+        rounds.push({ ...report, unlearnLoss: loss, unlearnSeconds });
+      }
+    } catch (e) {
+      disposeModel(model);
+      throw e;
+    } finally {
+      optimizer.dispose();
+      if (state) disposeReversal(state);
+    }
+    const unlearned = c.rounds * c.unlearnEpochs * clean.n;
+    return {
+      model,
+      report: {
+        dataUsed: `${clean.n} clean images (the trigger is reversed from them; no triggered data)`,
+        samplesSeen: unlearned,
+        seconds: (Date.now() - started) / 1000,
+        details: {
+          detectedTarget: state?.target,
+          targetCounts: state?.targetCounts,
+          rounds,
+          generatorSamples: clean.n * (c.pretrainEpochs + c.rounds * c.generatorEpochs),
+        },
+      },
+    };
+  },
+};

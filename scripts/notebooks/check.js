@@ -1,21 +1,4 @@
 #!/usr/bin/env node
-// Thin wrapper: the logic is in src/notebook/cli.ts (mainCheck), compiled to dist/ by `npm run build`.
+// Runs the notebooks in QUICK mode and checks every page in headless Chromium (npm run test:notebooks); the logic is in src/notebook/cli.ts.
 'use strict';
-const path = require('path');
-const entry = path.join(__dirname, '..', '..', 'dist', 'notebook', 'cli.js');
-let cli;
-try {
-  cli = require(entry);
-} catch (err) {
-  console.error(`cannot load ${entry}: ${err.message}\nRun \`npm run build\` first.`);
-  process.exit(1);
-}
-Promise.resolve()
-  .then(() => cli.mainCheck(process.argv.slice(2)))
-  .then(
-    (code) => process.exit(code),
-    (err) => {
-      console.error(err instanceof Error ? err.stack || err.message : err);
-      process.exit(1);
-    },
-  );
+require('../runCompiled')('notebook/cli.js', 'mainCheck');

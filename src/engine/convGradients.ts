@@ -13,6 +13,7 @@
  * Both are plain differentiable ops, so gradients of gradients (I-BAU's hypergradient) work too.
  */
 import * as tf from '@tensorflow/tfjs';
+import { gradientOverride } from './gradientOverride';
 
 type Pads = { top: number; bottom: number; left: number; right: number };
 export type ConvPadding = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -154,57 +155,30 @@ export function conv2dFilterGrad(x: tf.Tensor4D, filterShape: number[], dy: tf.T
   });
 }
 
-let previous: tf.GradConfig | undefined;
-let installed = false;
-
 /**
- * Replace TF.js's Conv2D gradient with the forward-conv formulation (process-wide: the gradient
- * registry is global, so call this only when the active backend lacks fast backprop kernels).
+ * TF.js's Conv2D gradient replaced by the forward-conv formulation (process-wide: the gradient registry is
+ * global, so install it only when the active backend lacks fast backprop kernels).
  */
-export function installFastConvGradients(): void {
-  if (installed) return;
-  previous = tf.getGradient('Conv2D') as tf.GradConfig | undefined;
-  const silence = tf.env().getBool('IS_TEST');
-  const warn = console.warn;
-  // registerGradient warns when overriding; the override is deliberate.
-  if (!silence) console.warn = () => undefined;
-  try {
-    tf.registerGradient({
-      kernelName: 'Conv2D',
-      inputsToSave: ['x', 'filter'],
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
-        const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
-        const { strides, pad, dilations, dimRoundingMode, dataFormat } = attrs as unknown as {
-          strides: [number, number]; pad: ConvPadding; dilations: [number, number] | number;
-          dimRoundingMode?: 'floor' | 'round' | 'ceil'; dataFormat: string;
-        };
-        const d = Array.isArray(dilations) ? dilations : [dilations, dilations];
-        if (d[0] !== 1 || d[1] !== 1) throw new Error('fast conv gradients: dilated convolutions are not supported');
-        if (dataFormat !== 'NHWC') throw new Error(`fast conv gradients: data format ${dataFormat} is not supported`);
-        const g = dy as tf.Tensor4D;
-        return {
-          x: () => conv2dInputGrad(x.shape, filter, g, strides, pad, dimRoundingMode),
-          filter: () => conv2dFilterGrad(x, filter.shape, g, strides, pad, dimRoundingMode),
-        };
-      },
-    });
-  } finally {
-    console.warn = warn;
-  }
-  installed = true;
-}
+const convOverride = gradientOverride({
+  kernelName: 'Conv2D',
+  inputsToSave: ['x', 'filter'],
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+    const { strides, pad, dilations, dimRoundingMode, dataFormat } = attrs as unknown as {
+      strides: [number, number]; pad: ConvPadding; dilations: [number, number] | number;
+      dimRoundingMode?: 'floor' | 'round' | 'ceil'; dataFormat: string;
+    };
+    const d = Array.isArray(dilations) ? dilations : [dilations, dilations];
+    if (d[0] !== 1 || d[1] !== 1) throw new Error('fast conv gradients: dilated convolutions are not supported');
+    if (dataFormat !== 'NHWC') throw new Error(`fast conv gradients: data format ${dataFormat} is not supported`);
+    const g = dy as tf.Tensor4D;
+    return {
+      x: () => conv2dInputGrad(x.shape, filter, g, strides, pad, dimRoundingMode),
+      filter: () => conv2dFilterGrad(x, filter.shape, g, strides, pad, dimRoundingMode),
+    };
+  },
+});
 
-/** Restore the gradient that was registered before installFastConvGradients (used by tests). */
-export function uninstallFastConvGradients(): void {
-  if (!installed) return;
-  if (previous) {
-    const warn = console.warn;
-    console.warn = () => undefined;
-    try { tf.registerGradient(previous); } finally { console.warn = warn; }
-  }
-  installed = false;
-}
-
-export function fastConvGradientsInstalled(): boolean {
-  return installed;
-}
+export const installFastConvGradients = (): void => convOverride.install();
+export const uninstallFastConvGradients = (): void => convOverride.uninstall();
+export const fastConvGradientsInstalled = (): boolean => convOverride.installed();

@@ -6,9 +6,7 @@
  * broadcast keep the stock gradient.
  */
 import * as tf from '@tensorflow/tfjs';
-
-let previous: tf.GradConfig | undefined;
-let installed = false;
+import { gradientOverride } from './gradientOverride';
 
 function swapLast(t: tf.Tensor): tf.Tensor {
   const perm = t.shape.map((_, i) => i);
@@ -16,40 +14,23 @@ function swapLast(t: tf.Tensor): tf.Tensor {
   return tf.transpose(t, perm);
 }
 
-export function installFastMatMulGradients(): void {
-  if (installed) return;
-  previous = tf.getGradient('BatchMatMul') as tf.GradConfig | undefined;
-  const warn = console.warn;
-  console.warn = () => undefined; // registerGradient warns when overriding; the override is deliberate
-  try {
-    tf.registerGradient({
-      kernelName: 'BatchMatMul',
-      inputsToSave: ['a', 'b'],
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
-        const [a, b] = saved;
-        const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
-        const sameBatch = a.rank === b.rank && tf.util.arraysEqual(a.shape.slice(0, -2), b.shape.slice(0, -2));
-        if (!sameBatch && previous) return previous.gradFunc(dy, saved, attrs);
-        const g = dy as tf.Tensor;
-        const mm = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y);
-        if (!transposeA && !transposeB) return { a: () => mm(g, swapLast(b)), b: () => mm(swapLast(a), g) };
-        if (!transposeA && transposeB) return { a: () => mm(g, b), b: () => mm(swapLast(g), a) };
-        if (transposeA && !transposeB) return { a: () => mm(b, swapLast(g)), b: () => mm(a, g) };
-        return { a: () => mm(swapLast(b), swapLast(g)), b: () => mm(swapLast(g), swapLast(a)) };
-      },
-    });
-  } finally {
-    console.warn = warn;
-  }
-  installed = true;
-}
+const matMulOverride = gradientOverride({
+  kernelName: 'BatchMatMul',
+  inputsToSave: ['a', 'b'],
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    const [a, b] = saved;
+    const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    const sameBatch = a.rank === b.rank && tf.util.arraysEqual(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    const stock = matMulOverride.previous();
+    if (!sameBatch && stock) return stock.gradFunc(dy, saved, attrs);
+    const g = dy as tf.Tensor;
+    const mm = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y);
+    if (!transposeA && !transposeB) return { a: () => mm(g, swapLast(b)), b: () => mm(swapLast(a), g) };
+    if (!transposeA && transposeB) return { a: () => mm(g, b), b: () => mm(swapLast(g), a) };
+    if (transposeA && !transposeB) return { a: () => mm(b, swapLast(g)), b: () => mm(a, g) };
+    return { a: () => mm(swapLast(b), swapLast(g)), b: () => mm(swapLast(g), swapLast(a)) };
+  },
+});
 
-export function uninstallFastMatMulGradients(): void {
-  if (!installed) return;
-  if (previous) {
-    const warn = console.warn;
-    console.warn = () => undefined;
-    try { tf.registerGradient(previous); } finally { console.warn = warn; }
-  }
-  installed = false;
-}
+export const installFastMatMulGradients = (): void => matMulOverride.install();
+export const uninstallFastMatMulGradients = (): void => matMulOverride.uninstall();

@@ -5,7 +5,9 @@
  * A small UNet. The authors' generator (spec §4.6) is a UNet with 4 blocks of 32 base filters,
  * InstanceNorm(affine), LeakyReLU, max-pool down and transposed-conv up, on 32×32×3. Departures, all for
  * 28×28×1 on one wasm core (spec §12: "a simpler BTI generator is acceptable if documented"):
- * - `levels` (default 2) 2× down-samplings instead of 4: 28 → 14 → 7. One 3×3 conv per block, not two.
+ * - `levels` (default 2) 2× down-samplings instead of 4: 28 → 14 → 7, and `baseFilters` 8 instead of 32
+ *   (8-16-32 channels): with 16 a generator step cost ~2.5× more, which the budget could not pay in steps.
+ *   One 3×3 conv per block, not two.
  * - Down-sampling is a 2×2 average pool, not a max pool, and up-sampling is nearest-neighbour ×2 followed
  *   by the block's 3×3 conv instead of a transposed conv; skips are added to the up-sampled path (as in
  *   LinkNet) rather than concatenated. All three have gradients that are cheap on wasm (MaxPoolGrad and
@@ -15,7 +17,8 @@
  *   the last decoder block. G therefore starts near the identity, which is what the authors' 50-epoch
  *   pretraining aims for (a prediction- and feature-preserving G), and the output stays a valid image.
  *   The pretraining stage still exists (btiReversal.ts) but needs few epochs.
- * - Instance norm is optional (`norm`); without it every block is conv + bias + LeakyReLU.
+ * - Instance norm is optional (`norm`, default off: it nearly tripled the cost of a step); without it every block
+ *   is conv + bias + LeakyReLU.
  */
 import * as tf from '@tensorflow/tfjs';
 import { avgPool2, heNormal, ParamRecord } from '../models/layers';

@@ -4,16 +4,18 @@
  * 2. per round: learn a feature mask m = tanh(M)/2 + 0.5 that keeps the benign features (m⊙φ still
  *    classifies, (1−m)⊙φ does not), then train G so that G(x) keeps the benign features m⊙φ(x) but moves
  *    the others, (1−m)⊙φ(x), as far as possible within a pixel budget — what moves them is the backdoor;
- * 3. after the first round's generator, the detected target t̂ is the class predicted most often on
- *    G(x + noise); later rounds also push G(x) towards t̂.
+ * 3. after the first round's generator, the detected target t̂ is the class the model sends G(x + noise)
+ *    to most often; later rounds also push G(x) towards t̂.
  * φ is `features(model, ·)` (the flattened last feature map) and h is `head`: the spec's ResNet layer-4
  * feature map and "avgpool + linear" correspond to our cnn's last stage and its linear head.
  * The classifier is frozen and in eval mode throughout (as `inv_classifier.eval()` in the authors' code).
  *
  * Departures (all for the 4-minute single-core budget, or for our unnormalised [0, 1] inputs):
  * - Epochs: the spec's 50 pretraining and 30 generator epochs per round are far beyond the budget (a
- *   generator step costs ~5 classifier steps on wasm); defaults are in bti.ts. The generator starts as the
- *   identity (btiGenerator.ts), which is what pretraining is for, so few pretraining epochs are needed.
+ *   generator step costs 2–3 classifier steps on wasm); defaults are in bti.ts. The generator starts near
+ *   the identity (btiGenerator.ts), which is what pretraining is for, so few pretraining epochs are needed.
+ * - The generator stages have their own batch size (`generatorBatchSize`, spec 128 for all stages).
+ * - Target detection counts only the predictions that G changes (`detectTarget`), not all of them.
  * - Pixel distances: the authors' images are mean/std normalised, so their bounds (pretraining's 0.1,
  *   `norm_bound` 0.3) and the detection noise (0.03) are in normalised units. Here images are [0, 1]
  *   pixels; every pixel MSE is divided by σ² and the noise multiplied by σ, where σ is the clean split's
@@ -394,16 +396,15 @@ function argMax(a: number[]): number {
 
 /**
  * The detected target: the class G's images are sent to most often. The authors take the argmax of all
- * predictions; with a G that flips only a few images that argmax is the most frequent class of the clean
- * split (their 2,500 random CIFAR images are balanced enough for a few hundred flips to decide; our
- * splits are not, and our reversal flips fewer). Counting only flipped predictions removes the class
- * frequencies; with no flips at all it falls back to the authors' count.
+ * predictions, which, when G flips few images, the class frequencies of the clean split decide (on the
+ * synthetic split the most frequent class won with 2–5 flipped images). Counting only the flipped
+ * predictions removes the class frequencies; with no flips at all it falls back to the authors' count.
  */
 export function detectTarget(counts: PredictionCounts): number {
   return counts.flipped.some((c) => c > 0) ? argMax(counts.flipped) : argMax(counts.all);
 }
 
-/** A new generator (identity at start) pretrained against `model`. */
+/** A new generator (near the identity at start) pretrained against `model`. */
 export function startReversal(model: Model, data: Dataset, cfg: ReversalConfig, seed: number): ReversalState {
   validateReversalConfig(cfg, data);
   const spec = defaultGeneratorSpec(data.height, data.width, data.channels, {

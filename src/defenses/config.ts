@@ -26,6 +26,10 @@ export interface Recipe {
   momentum: number;
   weightDecay: number;
   schedule: 'cosine' | 'constant';
+  /** Random-crop margin in pixels (zero padding); 0 = none. The original defenses tune with the training transform. */
+  crop: number;
+  /** Random horizontal flips (only where the dataset is flip-invariant). */
+  flip: boolean;
 }
 
 /** zod fields for a Recipe with the given defaults; spread into a defense's z.object({...}). */
@@ -37,6 +41,8 @@ export function recipeFields(d: Recipe) {
     momentum: belowOne().default(d.momentum),
     weightDecay: nonNegative().default(d.weightDecay),
     schedule: z.enum(['cosine', 'constant'], { errorMap: () => ({ message: 'must be "cosine" or "constant"' }) }).default(d.schedule),
+    crop: int(0).default(d.crop),
+    flip: z.boolean({ invalid_type_error: 'must be true or false' }).default(d.flip),
   };
 }
 
@@ -96,7 +102,10 @@ export function withSeed<C>(defense: ConfigurableDefense<C>, config: C & { seed:
   return { ...parseDefenseConfig(defense, rest), seed };
 }
 
-/** The recipe fields of a defense config, for `finetune` (which would ignore the others anyway). */
-export function pickRecipe(c: Recipe): Recipe {
-  return { epochs: c.epochs, batchSize: c.batchSize, lr: c.lr, momentum: c.momentum, weightDecay: c.weightDecay, schedule: c.schedule };
+/** The recipe of a defense config as `finetune` options. */
+export function pickRecipe(c: Recipe) {
+  return {
+    epochs: c.epochs, batchSize: c.batchSize, lr: c.lr, momentum: c.momentum, weightDecay: c.weightDecay,
+    schedule: c.schedule, augment: { crop: c.crop, flip: c.flip },
+  };
 }

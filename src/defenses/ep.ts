@@ -9,13 +9,12 @@
  * - SGD lr 0.01, momentum 0.9, cosine, batch 128, no weight decay, as FT/FST.
  * - `triggerFraction` 0.2: round(0.2·B) images of each batch, drawn afresh per batch, get the trigger, so
  *   every image is seen both with and without it over the epochs (the same per-batch share BTI-DBF(U) uses
- *   for its generated images).
+ *   for its generated images). The trigger is stamped after augmentation (if any), so it sits exactly
+ *   where the attack puts it.
  * Data: the clean split plus `data.oracle` (the real trigger).
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { applyTrigger } from '../attacks/trigger';
-import { batchTensor } from '../train/augment';
 import { ConfigurableDefense, fraction, pickRecipe, Recipe, recipeFields, withSeed } from './config';
 import { finetune } from './finetune';
 
@@ -25,7 +24,7 @@ export interface EpConfig extends Recipe {
 }
 
 const schema = z.object({
-  ...recipeFields({ epochs: 10, batchSize: 128, lr: 0.01, momentum: 0.9, weightDecay: 0, schedule: 'cosine' }),
+  ...recipeFields({ epochs: 10, batchSize: 128, lr: 0.01, momentum: 0.9, weightDecay: 0, schedule: 'cosine', crop: 0, flip: false }),
   triggerFraction: fraction().default(0.2),
 }).strict();
 
@@ -39,7 +38,9 @@ export const ep: ConfigurableDefense<EpConfig> = {
     if (!data.oracle) {
       throw new Error('EP (Exact Purification) is the oracle defense: it needs data.oracle, the real trigger');
     }
-    const triggered = applyTrigger(data.clean, data.oracle.trigger);
+    const trigger = data.oracle.trigger;
+    const { height, width, channels } = data.clean;
+    const size = height * width * channels;
     let stamped = 0;
     const r = await finetune(model, data.clean, {
       ...pickRecipe(c), seed: c.seed, progress: data.progress, label: 'EP',
@@ -48,13 +49,14 @@ export const ep: ConfigurableDefense<EpConfig> = {
           const k = Math.round(c.triggerFraction * idx.length);
           stamped += k;
           const rows = rng.permutation(idx.length).subarray(0, k);
-          const pick = new Uint8Array(idx.length);
-          for (const i of rows) pick[i] = 1;
-          return tf.tidy(() => {
-            const xt = batchTensor(triggered, idx);
-            const mask = tf.tensor4d(pick, [idx.length, 1, 1, 1], 'bool');
-            return tf.where(tf.broadcastTo(mask, x.shape), xt, x) as tf.Tensor4D;
-          });
+          // Stamp after augmentation, as poisoning does: batch pixels are exactly uint8/255, so this round-trips.
+          const values = x.dataSync();
+          const pixels = new Uint8Array(values.length);
+          for (let i = 0; i < values.length; i++) pixels[i] = Math.round(values[i] * 255);
+          for (const r of rows) trigger.stamp(pixels.subarray(r * size, (r + 1) * size), height, width, channels);
+          const out = new Float32Array(pixels.length);
+          for (let i = 0; i < pixels.length; i++) out[i] = pixels[i] / 255;
+          return tf.tensor4d(out, x.shape);
         },
       },
     });
@@ -62,7 +64,7 @@ export const ep: ConfigurableDefense<EpConfig> = {
       model: r.model,
       report: {
         dataUsed: `${data.clean.n} clean images; ${Math.round(c.triggerFraction * 100)}% of every batch with the real ` +
-          `trigger (${data.oracle.trigger.name}), true labels`,
+          `trigger (${trigger.name}), true labels`,
         samplesSeen: r.samplesSeen,
         seconds: r.seconds,
         details: { triggeredSamples: stamped },

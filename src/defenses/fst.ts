@@ -26,7 +26,7 @@ export interface FstConfig extends Recipe {
 }
 
 const schema = z.object({
-  ...recipeFields({ epochs: 10, batchSize: 128, lr: 0.01, momentum: 0.9, weightDecay: 0, schedule: 'cosine' }),
+  ...recipeFields({ epochs: 10, batchSize: 128, lr: 0.01, momentum: 0.9, weightDecay: 0, schedule: 'cosine', crop: 0, flip: false }),
   alpha: nonNegative().default(0.2),
 }).strict();
 

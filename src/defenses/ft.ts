@@ -15,7 +15,7 @@ import { finetune } from './finetune';
 export type FtConfig = Recipe;
 
 const schema = z.object(recipeFields({
-  epochs: 10, batchSize: 128, lr: 0.01, momentum: 0.9, weightDecay: 0, schedule: 'cosine',
+  epochs: 10, batchSize: 128, lr: 0.01, momentum: 0.9, weightDecay: 0, schedule: 'cosine', crop: 0, flip: false,
 })).strict();
 
 export const ft: ConfigurableDefense<FtConfig> = {

@@ -9,7 +9,7 @@ import { ft } from './ft';
 import { sam } from './sam';
 // ANP: import { anp } from './anp';
 // BAU: import { bau } from './bau';
-// BTI: import { bti } from './bti';
+import { bti } from './bti';
 
 const DEFENSES: ConfigurableDefense[] = [
   ft,
@@ -18,7 +18,7 @@ const DEFENSES: ConfigurableDefense[] = [
   // BAU: bau,
   sam,
   fst,
-  // BTI: bti,
+  bti,
 ];
 
 export function defenseNames(): string[] {

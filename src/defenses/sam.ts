@@ -26,7 +26,7 @@ export interface SamConfig extends Recipe {
 }
 
 const schema = z.object({
-  ...recipeFields({ epochs: 10, batchSize: 128, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, schedule: 'cosine' }),
+  ...recipeFields({ epochs: 10, batchSize: 128, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, schedule: 'cosine', crop: 0, flip: false }),
   rho: nonNegative().default(2.0),
   adaptive: z.boolean({ invalid_type_error: 'must be true or false' }).default(true),
   labelSmoothing: belowOne().default(0.1),

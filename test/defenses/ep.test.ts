@@ -1,19 +1,10 @@
-import * as fs from 'fs';
 import { ep } from '../../src/defenses/ep';
-import { initEngine } from '../../src/engine/backend';
-import { Experiment, RunResult } from '../../src/experiment/runner';
+import { RunResult } from '../../src/experiment/runner';
 import { evaluate } from '../../src/metrics';
 import { disposeModel } from '../../src/models/model';
-import { defenseData, syntheticExperiment, tempRunsDir } from './syntheticBackdoor';
+import { defenseData, useSyntheticRuns } from './syntheticBackdoor';
 
-const runsDir = tempRunsDir();
-const runs: Record<string, RunResult> = {};
-
-beforeAll(async () => {
-  await initEngine({ backend: 'wasm', quiet: true });
-  for (const attack of ['badnets', 'blended'] as const) runs[attack] = await (syntheticExperiment(runsDir, attack) as Experiment).run();
-});
-afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
+const runs: Record<string, RunResult> = useSyntheticRuns();
 
 describe('EP (Exact Purification, the oracle)', () => {
   test.each(['badnets', 'blended'])('on a synthetic %s model: ASR drops by >= 50 points, accuracy within 10', async (attack) => {

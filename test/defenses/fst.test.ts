@@ -1,22 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import * as fs from 'fs';
 import { fst, withFreshHead } from '../../src/defenses/fst';
-import { initEngine } from '../../src/engine/backend';
-import { Experiment, RunResult } from '../../src/experiment/runner';
+import { RunResult } from '../../src/experiment/runner';
 import { evaluate } from '../../src/metrics';
 import { disposeModel, featureDim } from '../../src/models/model';
 import * as W from '../../src/models/weights';
 import { Rng } from '../../src/rng';
-import { defenseData, syntheticExperiment, tempRunsDir } from './syntheticBackdoor';
+import { defenseData, useSyntheticRuns } from './syntheticBackdoor';
 
-const runsDir = tempRunsDir();
-const runs: Record<string, RunResult> = {};
-
-beforeAll(async () => {
-  await initEngine({ backend: 'wasm', quiet: true });
-  for (const attack of ['badnets', 'blended'] as const) runs[attack] = await (syntheticExperiment(runsDir, attack) as Experiment).run();
-});
-afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
+const runs: Record<string, RunResult> = useSyntheticRuns();
 
 const norm = (t: tf.Tensor) => tf.tidy(() => tf.norm(t).dataSync()[0]);
 

@@ -1,23 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import * as fs from 'fs';
 import { ft } from '../../src/defenses/ft';
 import { sam, samPerturbation } from '../../src/defenses/sam';
-import { initEngine } from '../../src/engine/backend';
-import { Experiment, RunResult } from '../../src/experiment/runner';
+import { RunResult } from '../../src/experiment/runner';
 import { evaluate } from '../../src/metrics';
 import { ParamRecord } from '../../src/models/layers';
 import { disposeModel } from '../../src/models/model';
 import * as W from '../../src/models/weights';
-import { defenseData, syntheticExperiment, tempRunsDir } from './syntheticBackdoor';
+import { defenseData, useSyntheticRuns } from './syntheticBackdoor';
 
-const runsDir = tempRunsDir();
-const runs: Record<string, RunResult> = {};
-
-beforeAll(async () => {
-  await initEngine({ backend: 'wasm', quiet: true });
-  for (const attack of ['badnets', 'blended'] as const) runs[attack] = await (syntheticExperiment(runsDir, attack) as Experiment).run();
-});
-afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
+const runs: Record<string, RunResult> = useSyntheticRuns();
 
 describe('SAM perturbation', () => {
   let params: ParamRecord;

@@ -32,3 +32,20 @@ export function defenseData(run: RunResult): DefenseData {
     progress: 'silent',
   };
 }
+
+/**
+ * Register the usual hooks of a defense test file: initialise the engine, train (or load) the synthetic
+ * BadNets and Blended models once, and remove the temporary runs directory at the end. The returned record
+ * is filled in by beforeAll.
+ */
+export function useSyntheticRuns(): Record<'badnets' | 'blended', RunResult> {
+  const runsDir = tempRunsDir();
+  const runs = {} as Record<'badnets' | 'blended', RunResult>;
+  beforeAll(async () => {
+    const { initEngine } = await import('../../src/engine/backend');
+    await initEngine({ backend: 'wasm', quiet: true });
+    for (const attack of ['badnets', 'blended'] as const) runs[attack] = await syntheticExperiment(runsDir, attack).run();
+  });
+  afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
+  return runs;
+}

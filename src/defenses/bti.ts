@@ -9,14 +9,17 @@
  * Departures from the spec (budget: ≤ 4 minutes on one wasm core for 3,000 Fashion-MNIST images):
  * - Generator: a small residual UNet (8 base filters, 2 levels; btiGenerator.ts) that starts near the
  *   identity, so one pretraining epoch replaces the spec's 50. A simpler input-independent `blend`
- *   generator is available (`generatorKind`); the UNet is the default.
+ *   generator is available (`generatorKind`) but not the default: on the synthetic model it stayed at the
+ *   identity with lr 0.01 and sent images to the wrong class with lr 0.05 (not run on full data).
  * - Epochs (spec: pretrain 50; per round mask 20, generator 30, unlearning 30; 3 rounds). Defaults: pretrain
  *   1; per round mask 20 (cheap: features are cached), generator 4, unlearning 4; 3 rounds. The generator
  *   trains with batches of 32 instead of 128 (`generatorBatchSize`): a generator step through the frozen
  *   classifier costs 2–3 classifier training steps here, so 32-image batches buy 4× the Adam steps for the
  *   same compute (4 × 94 ≈ 380 per round; the authors take 30 × 20 = 600), and steps are what the
  *   reversal needs (below).
- * - Unlearning: Adam lr 1e-3 instead of 1e-4, for 12 epochs in all instead of 90.
+ * - Unlearning: 12 epochs in all instead of 90, with Adam lr 3e-4 instead of 1e-4. Measured on both full
+ *   Fashion-MNIST models (seed 0), lr 3e-4 kept the most clean accuracy of {1e-4, 3e-4, 1e-3}, and
+ *   every one of the three brought ASR under 2%.
  * - Target detection counts only the predictions G changes (btiReversal.ts `detectTarget`).
  * - Pixel bounds and detection noise are converted from the authors' normalised units (btiReversal.ts).
  * - The authors' optional early stop (`--earlystop`, off by default) is not implemented.
@@ -76,7 +79,7 @@ const schema = z.object({
   detectNoise: nonNegative().default(0.03),
   rounds: int(1).default(3),
   unlearnEpochs: int(1).default(4),
-  unlearnLr: positive().default(1e-3),
+  unlearnLr: positive().default(3e-4),
   share: fraction().default(0.2),
   featureWeight: nonNegative().default(1),
 }).strict();

@@ -91,12 +91,12 @@ const enumOf = <T extends string>(values: readonly [T, ...T[]]) =>
   z.enum(values, { errorMap: () => ({ message: `must be one of ${values.map((v) => `"${v}"`).join(', ')}` }) });
 
 const schema: z.ZodType<AnpConfig, z.ZodTypeDef, unknown> = z.object({
-  lr: positive().default(0.2),
+  lr: positive().default(0.05),
   momentum: belowOne().default(0.9),
   eps: nonNegative().default(0.4),
   steps: int(1).default(1),
   alpha: fraction().default(0.2),
-  iterations: int(0).default(300),
+  iterations: int(0).default(600),
   batchSize: int(2).default(128),
   holdoutFraction: z.number({ invalid_type_error: 'must be a number' })
     .gt(0, 'must be in (0, 1)').lt(1, 'must be in (0, 1)').default(0.2),

@@ -96,6 +96,27 @@ const commands: Record<string, CommandSpec> = {
       ...common.filter((o) => !['epochs', 'lr', 'batch-size'].includes(o.name)),
     ],
   },
+  reproduce: {
+    name: 'reproduce',
+    summary: 'the whole study (models → defenses → RA, LMC, QRA) on worker threads, then a report under reports/<run>/',
+    options: [
+      { name: 'quick', type: 'flag', help: 'shrunk data, epochs and QRA: the whole graph in a few minutes (CI)' },
+      { name: 'attacks', type: 'list', help: 'attacks, comma-separated', default: 'badnets,blended' },
+      { name: 'defenses', type: 'list', help: 'defenses, comma-separated (default: every registered one)' },
+      { name: 'seeds', type: 'list', help: 'seeds, comma-separated; more than one gives mean ± std', default: '0' },
+      { name: 'pam-rhos', type: 'list', help: 'PAM ablation: extra ρ values, each purified and retuned (e.g. 0,0.3,0.7,0.9)' },
+      { name: 'dataset', type: 'string', help: 'dataset', default: 'fashion-mnist', choices: ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] },
+      { name: 'data-dir', type: 'string', help: 'directory holding the dataset files (else the standard places)' },
+      { name: 'workers', type: 'int', help: 'worker threads (default: one per core; 0 = run in this thread)' },
+      { name: 'no-qra', type: 'flag', help: 'skip QRA and its transfer matrix' },
+      { name: 'no-lmc', type: 'flag', help: 'skip the LMC paths' },
+      { name: 'no-images', type: 'flag', help: 'write figures as HTML only (no chromium needed)' },
+      { name: 'out', type: 'string', help: 'report directory (default reports/<timestamp>)' },
+      { name: 'runs-dir', type: 'string', help: 'artifact cache directory', default: 'runs' },
+      { name: 'backend', type: 'string', help: 'force a TF.js backend in the workers', choices: ['node', 'wasm', 'cpu'] },
+      { name: 'help', type: 'flag', help: 'show this help' },
+    ],
+  },
   data: {
     name: 'data',
     summary: 'make Fashion-MNIST available (Debian package when root, else download) and say what was done',
@@ -223,6 +244,53 @@ async function runReactivation(name: 'retune' | 'lmc' | 'qra', a: ParsedArgs): P
   return 0;
 }
 
+async function runReproduce(a: ParsedArgs): Promise<number> {
+  const { reproduce } = await import('./experiment/reproduce');
+  const { defenseNames, getDefense } = await import('./defenses/registry');
+  // List options' defaults arrive as the unsplit string.
+  const list = (v: unknown) => (Array.isArray(v) ? v as string[] : String(v).split(',').map((x) => x.trim()).filter(Boolean));
+  const ints = (v: unknown, what: string) => list(v).map((x) => {
+    const n = Number(x);
+    if (!Number.isFinite(n)) throw new UsageError(`reproduce: --${what} must be numbers (got "${x}")`);
+    return n;
+  });
+  const attacks = list(a.attacks);
+  for (const x of attacks) if (x !== 'badnets' && x !== 'blended') throw new UsageError(`reproduce: unknown attack "${x}" (attacks: badnets, blended)`);
+  const defenses = a.defenses === undefined ? defenseNames() : list(a.defenses).map((d) => {
+    try { return getDefense(d).name; } catch (e) { throw new UsageError(`reproduce: ${(e as Error).message}`); }
+  });
+  const seeds = ints(a.seeds, 'seeds');
+  if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new UsageError('reproduce: --seeds must be non-negative integers');
+  const pamRhos = a.pamRhos === undefined ? [] : ints(a.pamRhos, 'pam-rhos');
+  if (pamRhos.some((r) => r < 0)) throw new UsageError('reproduce: --pam-rhos must be >= 0');
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    console.error('\ninterrupted: stopping the workers; finished cells are in the cache, rerun to resume (Ctrl-C again to quit now)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const r = await reproduce({
+      dataset: a.dataset as 'fashion-mnist', dataDir: a.dataDir as string | undefined, attacks: attacks as ('badnets' | 'blended')[],
+      defenses, seeds, quick: !!a.quick, runsDir: a.runsDir as string, pamRhos, retune: true, lmc: !a.noLmc, qra: !a.noQra,
+    }, { workers: a.workers as number | undefined, outDir: a.out as string | undefined, backend: a.backend as string | undefined,
+      signal: controller.signal, images: !a.noImages });
+    if (r.aborted) {
+      console.error(`stopped after ${r.seconds.toFixed(0)}s: ${r.summaries.size} cells finished and cached, ${r.notStarted.length} not started`);
+      return 130;
+    }
+    console.log(`reproduce finished in ${r.seconds.toFixed(0)}s: ${r.summaries.size} cells (${r.computed} computed, ${r.cached} from the cache), ` +
+      `${r.failed.size} failed, ${r.skipped.length} skipped`);
+    console.log(`report: ${r.outDir}/index.html (results.md, claims.md, figures/)`);
+    return r.failed.size > 0 ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === 'help') {
@@ -243,6 +311,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(`Fashion-MNIST: ${r.action} → ${r.dir}`);
     return 0;
   }
+  if (name === 'reproduce') return runReproduce(a);
   const engine = await initEngine({ backend: a.backend as string | undefined });
   console.error(`backend: ${engine.backend}${engine.simd ? ' (SIMD)' : ''}, TF.js ${engine.tfjsVersion}`);
   if (name === 'purify') return runPurify(a);

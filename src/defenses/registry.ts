@@ -7,18 +7,20 @@ import { ep } from './ep';
 import { fst } from './fst';
 import { ft } from './ft';
 import { sam } from './sam';
-// ANP: import { anp } from './anp';
-// BAU: import { bau } from './bau';
+import { anp } from './anp';
+import { bau } from './bau';
 import { bti } from './bti';
+import { pam } from './pam';
 
 const DEFENSES: ConfigurableDefense[] = [
   ft,
   ep,
-  // ANP: anp,
-  // BAU: bau,
+  anp,
+  bau,
   sam,
   fst,
   bti,
+  pam,
 ];
 
 export function defenseNames(): string[] {

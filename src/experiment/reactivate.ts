@@ -19,6 +19,12 @@ import { ProgressMode } from '../train/progress';
 import { loadJson, saveJson } from './cache';
 import { purify } from './purify';
 import { Experiment, RunResult } from './runner';
+import { disposeModel } from '../models/model';
+
+/** Dispose the models a stage loaded for itself (each once: a subject can be the run's own model). */
+function release(...models: Model[]): void {
+  for (const m of new Set(models)) disposeModel(m);
+}
 
 /** Which model of the study: 'backdoored', 'clean', or a defense name (its purified model). */
 export type Subject = 'backdoored' | 'clean' | string;
@@ -92,6 +98,7 @@ export async function retune(exp: Experiment, subject: Subject, config: Partial<
       return { model: await loadModelArtifact(dir, start.model.spec), history: h.history, seconds: h.seconds };
     },
   });
+  release(start.model, run.trained.model);
   return { subject: start.subject, config: c, ...r.value, key: r.key, cached: r.cached };
 }
 
@@ -137,6 +144,7 @@ export async function lmc(exp: Experiment, subject: Subject, config: Partial<Lmc
     },
     load: (dir) => loadJson<{ points: LmcPoint[]; summary: LmcSummary; seconds: number }>(path.resolve(dir), 'lmc.json'),
   });
+  release(start.model, end.model, run.trained.model);
   return { subject: start.subject, config: c, ...r.value, key: r.key, cached: r.cached };
 }
 
@@ -182,6 +190,7 @@ export async function qra(exp: Experiment, subject: Subject, config: Partial<Qra
       return { generator: (await loadModel(dir)).tensors, ...j };
     },
   });
+  release(purified.model, retuned.model, clean.model, run.trained.model);
   return { subject: purified.subject, config: c, ...r.value, key: r.key, cached: r.cached };
 }
 
@@ -215,6 +224,8 @@ export async function qraTransfer(exp: Experiment, generator: ParamRecord, epsil
     const m = await subjectModel(exp, s, run, opts);
     out[m.subject] = evaluateQra(generator, { [m.subject]: m.model }, run.data.test, run.poison.backdoorTest!,
       run.config.attack.target, epsilon).asrPerturbed[m.subject];
+    if (m.model !== run.trained.model) disposeModel(m.model);
   }
+  disposeModel(run.trained.model);
   return out;
 }

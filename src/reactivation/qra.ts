@@ -107,13 +107,24 @@ export function klBatchMean(teacherLogits: tf.Tensor2D, studentLogits: tf.Tensor
 
 /** The QRA objective for one batch (exported so tests can check it against a hand computation). */
 export function qraLoss(gen: ParamRecord, x: tf.Tensor4D, y: tf.Tensor1D, models: { purified: Model; retuned: Model; clean: Model },
-  c: Pick<QraConfig, 'epsilon' | 'alpha'>): tf.Scalar {
+  c: Pick<QraConfig, 'epsilon' | 'alpha'>, teacherLogits?: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
     const xt = perturb(gen, x, c.epsilon);
-    const teacher = logits(models.retuned, x);
+    const teacher = teacherLogits ?? logits(models.retuned, x);
     const kl = klBatchMean(teacher, logits(models.purified, xt));
     return tf.add(tf.mul(kl, c.alpha), crossEntropy(logits(models.clean, xt), y)) as tf.Scalar;
   });
+}
+
+function teacherLogitsOf(model: Model, d: Dataset, batchSize = 500): tf.Tensor2D {
+  const parts: tf.Tensor2D[] = [];
+  for (let s = 0; s < d.n; s += batchSize) {
+    const idx = Int32Array.from({ length: Math.min(batchSize, d.n - s) }, (_, i) => s + i);
+    parts.push(tf.tidy(() => logits(model, batchTensor(d, idx))));
+  }
+  const all = tf.concat(parts) as tf.Tensor2D;
+  tf.dispose(parts);
+  return all;
 }
 
 export interface QraTrainingSet {
@@ -174,6 +185,8 @@ export async function trainQra(set: QraTrainingSet, models: { purified: Model; r
   const history: { epoch: number; loss: number }[] = [];
   let queries = 0;
   const names = Object.keys(gen);
+  // The retuned model sees the unperturbed x, so its logits are fixed: compute them once, not every epoch.
+  const teacherAll = c.queryOnly ? undefined : teacherLogitsOf(models.retuned, set.data);
   try {
     for (let epoch = 1; epoch <= c.epochs; epoch++) {
       const order = rng.permutation(set.data.n);
@@ -185,11 +198,13 @@ export async function trainQra(set: QraTrainingSet, models: { purified: Model; r
         let loss: number;
         let grads: tf.Tensor[];
         if (!c.queryOnly) {
+          const teacher = tf.tidy(() => tf.gather(teacherAll!, tf.tensor1d(idx, 'int32'))) as tf.Tensor2D;
           const r = tf.valueAndGrads((...ps: tf.Tensor[]) => {
             const g: ParamRecord = {};
             names.forEach((k, i) => { g[k] = ps[i]; });
-            return qraLoss(g, x, y, models, c);
+            return qraLoss(g, x, y, models, c, teacher);
           })(names.map((k) => gen[k]));
+          teacher.dispose();
           loss = r.value.dataSync()[0];
           r.value.dispose();
           grads = r.grads;
@@ -231,6 +246,7 @@ export async function trainQra(set: QraTrainingSet, models: { purified: Model; r
   } finally {
     progress.done();
     opt.dispose();
+    teacherAll?.dispose();
   }
   return { generator: gen, history, queries, seconds: (Date.now() - start) / 1000 };
 }

@@ -1,0 +1,207 @@
+/**
+ * The whole study as a graph of cells: data → backdoored and clean models → every defense → RA, LMC, QRA.
+ * A cell is one cached stage for one (attack, seed, subject); `executeCell` runs it (or loads it) and returns
+ * a small JSON summary, so the same code runs inline or in a worker thread. Cells only depend on cells they
+ * read from the cache, which keeps two workers from computing the same artifact.
+ */
+import { disposeModel } from '../models/model';
+import { evaluate } from '../metrics';
+import { QraEvaluation } from '../reactivation/qra';
+import { RetuningPoint } from '../reactivation/retuning';
+import { LmcPoint, LmcSummary } from '../analysis/lmc';
+import { getDefense } from '../defenses/registry';
+import { PartialConfigInput } from './config';
+import { purify, Rates } from './purify';
+import { lmc, qra, qraTransfer, retune } from './reactivate';
+import { Experiment } from './runner';
+
+export type StudyAttack = 'badnets' | 'blended';
+export const STUDY_ATTACKS: readonly StudyAttack[] = ['badnets', 'blended'];
+export const STUDY_DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] as const;
+
+export interface StudyConfig {
+  dataset: (typeof STUDY_DATASETS)[number];
+  dataDir?: string;
+  attacks: StudyAttack[];
+  /** Registry names, in the order the tables list them. */
+  defenses: string[];
+  seeds: number[];
+  /** Shrunk data, epochs and QRA so that the whole graph runs in a few minutes (CI). */
+  quick: boolean;
+  runsDir: string;
+  /** PAM ablation: ρ values run besides the default PAM (each with RA); empty = none. */
+  pamRhos: number[];
+  /** Which reactivation analyses to run per subject. */
+  retune: boolean;
+  lmc: boolean;
+  qra: boolean;
+}
+
+export type CellKind = 'model' | 'purify' | 'retune' | 'lmc' | 'qra' | 'transfer';
+
+export interface Cell {
+  id: string;
+  kind: CellKind;
+  /** 'none' for the clean model. */
+  attack: StudyAttack | 'none';
+  seed: number;
+  /** 'backdoored', 'clean', a defense name, or `PAM@rho=0.3` for an ablation run. */
+  subject: string;
+  deps: string[];
+  /** Rough single-core seconds, for scheduling (longest chain first) and the ETA. */
+  cost: number;
+}
+
+/** The experiment config of one attack and seed (attack 'none': the clean model on the same data). */
+export function experimentConfig(study: StudyConfig, attack: StudyAttack | 'none', seed: number): PartialConfigInput {
+  return {
+    dataset: study.dataset,
+    dataDir: study.dataDir,
+    runsDir: study.runsDir,
+    seed,
+    attack: { name: attack, poisonRate: 0.05, target: 0 },
+    // The same shrinking as the notebooks' QUICK mode, so the two share cached artifacts.
+    ...(study.quick ? { trainLimit: 4000, testLimit: 1000, train: { epochs: 2 } } : {}),
+  };
+}
+
+/** `PAM@rho=0.3` → PAM with { rho: 0.3 }; a plain name → no overrides. */
+export function parseSubject(subject: string): { defense: string; overrides: Record<string, unknown> } {
+  const m = /^([A-Za-z]+)@rho=([0-9.]+)$/.exec(subject);
+  if (m) return { defense: m[1], overrides: { rho: Number(m[2]) } };
+  return { defense: subject, overrides: {} };
+}
+
+/** QRA settings of the study: the paper's in the full run; a small generator and few epochs when quick. */
+export function studyQraConfig(study: StudyConfig): Record<string, number> {
+  return study.quick ? { epochs: 3, hidden: 256, cleanCount: 200, poisonedCount: 200 } : {};
+}
+
+/** LMC grid of the study: the spec's t ∈ {0, 0.1, …, 1}; five points when quick. */
+export function studyLmcTs(study: StudyConfig): number[] {
+  const n = study.quick ? 5 : 11;
+  return Array.from({ length: n }, (_, i) => Math.round((i / (n - 1)) * 1e6) / 1e6);
+}
+
+const FULL_COST: Record<string, number> = {
+  model: 260, FT: 40, EP: 45, FST: 40, SAM: 80, ANP: 150, BAU: 200, BTI: 170, PAM: 240,
+  retune: 30, lmc: 30, qra: 190, transfer: 30,
+};
+
+function cost(study: StudyConfig, kind: CellKind, subject: string): number {
+  const c = kind === 'purify' ? FULL_COST[parseSubject(subject).defense] ?? 120 : FULL_COST[kind] ?? 60;
+  return study.quick ? Math.max(1, c / 12) : c;
+}
+
+export const cellId = (kind: CellKind, attack: string, seed: number, subject: string) => `${kind}/${attack}/s${seed}/${subject}`;
+
+/** Every cell of the study, dependencies before dependants. */
+export function planStudy(study: StudyConfig): Cell[] {
+  for (const d of study.defenses) getDefense(d); // unknown names fail here, before any work
+  const cells: Cell[] = [];
+  const add = (kind: CellKind, attack: StudyAttack | 'none', seed: number, subject: string, deps: string[]) => {
+    const id = cellId(kind, attack, seed, subject);
+    cells.push({ id, kind, attack, seed, subject, deps, cost: cost(study, kind, subject) });
+    return id;
+  };
+  const defenses = study.defenses.map((d) => getDefense(d).name);
+  const pam = defenses.includes('PAM') || study.pamRhos.length > 0;
+  const ablations = pam ? study.pamRhos.filter((r) => r !== 0.5).map((r) => `PAM@rho=${r}`) : [];
+  for (const seed of study.seeds) {
+    const clean = add('model', 'none', seed, 'clean', []);
+    for (const attack of study.attacks) {
+      const backdoored = add('model', attack, seed, 'backdoored', []);
+      const purified: Record<string, string> = {};
+      for (const s of [...defenses, ...ablations]) purified[s] = add('purify', attack, seed, s, [backdoored]);
+      const startOf = (s: string) => (s === 'clean' ? [backdoored, clean] : s === 'backdoored' ? [backdoored] : [purified[s]]);
+      const raSubjects = ['backdoored', 'clean', ...defenses, ...ablations];
+      const retuned: Record<string, string> = {};
+      if (study.retune || study.qra) {
+        for (const s of raSubjects) retuned[s] = add('retune', attack, seed, s, startOf(s));
+      }
+      if (study.lmc) for (const s of ['clean', ...defenses]) add('lmc', attack, seed, s, startOf(s));
+      if (study.qra) {
+        const qras = defenses.map((s) => add('qra', attack, seed, s, [retuned[s], clean]));
+        if (defenses.length > 1) add('transfer', attack, seed, 'all', qras);
+      }
+    }
+  }
+  return cells;
+}
+
+export interface ModelSummary { kind: 'model'; cleanAccuracy: number; asr: number; seconds: number; cached: boolean; key: string }
+export interface PurifySummary { kind: 'purify'; defense: string; before: Rates; after: Rates; seconds: number; dataUsed: string; cached: boolean; key: string; config: Record<string, unknown> }
+export interface RetuneSummary { kind: 'retune'; history: RetuningPoint[]; seconds: number; cached: boolean; key: string }
+export interface LmcCellSummary { kind: 'lmc'; points: LmcPoint[]; summary: LmcSummary; batchNorm: string; seconds: number; cached: boolean; key: string }
+export interface QraSummary { kind: 'qra'; evaluation: QraEvaluation; queries: number; seconds: number; cached: boolean; key: string; epsilon: number }
+export interface TransferSummary { kind: 'transfer'; matrix: Record<string, Record<string, number>>; seconds: number; cached: boolean }
+export type CellSummary = ModelSummary | PurifySummary | RetuneSummary | LmcCellSummary | QraSummary | TransferSummary;
+
+export interface CellOptions {
+  log?: (line: string) => void;
+}
+
+/** Run (or load) one cell and summarise it; every model it touches is disposed before it returns. */
+export async function executeCell(study: StudyConfig, cell: Cell, opts: CellOptions = {}): Promise<CellSummary> {
+  const log = opts.log ?? (() => undefined);
+  const stage = { log, progress: 'silent' as const };
+  const exp = (attack: StudyAttack | 'none') => new Experiment(experimentConfig(study, attack, cell.seed), stage);
+  const t0 = Date.now();
+  const { defense, overrides } = parseSubject(cell.subject);
+  const subjectOpts = { ...stage, defenseConfig: overrides };
+  const subject = cell.subject.includes('@') ? defense : cell.subject;
+  switch (cell.kind) {
+    case 'model': {
+      const r = await exp(cell.attack).run();
+      disposeModel(r.trained.model);
+      return { kind: 'model', cleanAccuracy: r.evaluation.cleanAccuracy, asr: r.evaluation.asr, seconds: r.trained.seconds, cached: r.trained.cached, key: r.keys.model };
+    }
+    case 'purify': {
+      const e = exp(cell.attack);
+      const run = await e.run();
+      const r = await purify(e, defense, { run, config: overrides, log, progress: 'silent' });
+      disposeModel(r.model);
+      disposeModel(run.trained.model);
+      return { kind: 'purify', defense: r.defense, before: r.evaluation.before, after: r.evaluation.after, seconds: r.report.seconds,
+        dataUsed: r.report.dataUsed, cached: r.cached, key: r.key, config: r.config };
+    }
+    case 'retune': {
+      const r = await retune(exp(cell.attack), subject, {}, subjectOpts);
+      disposeModel(r.model);
+      return { kind: 'retune', history: r.history, seconds: r.seconds, cached: r.cached, key: r.key };
+    }
+    case 'lmc': {
+      const r = await lmc(exp(cell.attack), subject, { ts: studyLmcTs(study) }, subjectOpts);
+      return { kind: 'lmc', points: r.points, summary: r.summary, batchNorm: r.config.batchNorm, seconds: r.seconds, cached: r.cached, key: r.key };
+    }
+    case 'qra': {
+      const r = await qra(exp(cell.attack), subject, studyQraConfig(study), subjectOpts);
+      Object.values(r.generator).forEach((t) => t.dispose());
+      return { kind: 'qra', evaluation: r.evaluation, queries: r.queries, seconds: r.seconds, cached: r.cached, key: r.key, epsilon: r.config.epsilon };
+    }
+    case 'transfer': {
+      // Every generator against every purified model: cheap evaluations, so they are not cached on their own.
+      const e = exp(cell.attack);
+      const defenses = study.defenses.map((d) => getDefense(d).name);
+      const matrix: Record<string, Record<string, number>> = {};
+      for (const from of defenses) {
+        const r = await qra(e, from, studyQraConfig(study), stage);
+        matrix[from] = await qraTransfer(e, r.generator, r.config.epsilon, [...defenses, 'clean'], stage);
+        Object.values(r.generator).forEach((t) => t.dispose());
+      }
+      return { kind: 'transfer', matrix, seconds: (Date.now() - t0) / 1000, cached: false };
+    }
+    default:
+      throw new Error(`unknown cell kind "${(cell as Cell).kind}"`);
+  }
+}
+
+/** The clean model's ASR under one attack's trigger (the reference row of the tables). */
+export async function cleanModelRates(study: StudyConfig, attack: StudyAttack, seed: number): Promise<Rates> {
+  const bd = await new Experiment(experimentConfig(study, attack, seed), { log: () => undefined, progress: 'silent' }).run();
+  const clean = await new Experiment(experimentConfig(study, 'none', seed), { log: () => undefined, progress: 'silent' }).run();
+  const e = evaluate(clean.trained.model, clean.data.test, bd.poison.backdoorTest!, 0);
+  disposeModel(clean.trained.model);
+  disposeModel(bd.trained.model);
+  return { cleanAccuracy: e.cleanAccuracy, asr: e.asr ?? NaN };
+}

@@ -1,0 +1,228 @@
+/**
+ * The claims of paper-spec §13, each checked against the measured results with a stated rule. The rules
+ * use the spec's suggested (S) thresholds; where the spec gives none, the rule is written next to the
+ * verdict. A claim whose inputs were not measured in this run says so instead of guessing.
+ */
+import { CLEAN, MethodResult, StudyResults } from './studyResults';
+
+export type Verdict = 'holds' | 'does not hold' | 'partly' | 'not measured';
+
+export interface ClaimCheck {
+  id: number;
+  title: string;
+  rule: string;
+  /** One line per attack (and method where it applies): the measured quantity and its verdict. */
+  evidence: string[];
+  verdict: Verdict;
+}
+
+/** The baselines the paper's claims name (ANP, BAU, SAM, FST, BTI), as far as this run has them. */
+const BASELINES = ['ANP', 'BAU', 'SAM', 'FST', 'BTI'];
+
+const p = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
+const pts = (x: number) => `${(100 * x).toFixed(1)} points`;
+
+function combine(flags: boolean[]): Verdict {
+  if (flags.length === 0) return 'not measured';
+  if (flags.every((f) => f)) return 'holds';
+  if (flags.every((f) => !f)) return 'does not hold';
+  return 'partly';
+}
+
+const yes = (b: boolean) => (b ? 'yes' : 'no');
+
+export function checkClaims(r: StudyResults): ClaimCheck[] {
+  const baselines = BASELINES.filter((m) => r.methods.includes(m));
+  const rows = (method: string) => r.attacks.map((a) => r.get(a, method)).filter((x): x is MethodResult => !!x);
+  const checks: ClaimCheck[] = [];
+  const perMethod = (methods: string[], test: (row: MethodResult) => { ok: boolean; text: string } | null) => {
+    const evidence: string[] = [];
+    const flags: boolean[] = [];
+    for (const m of methods) {
+      for (const row of rows(m)) {
+        const t = test(row);
+        if (!t) continue;
+        flags.push(t.ok);
+        evidence.push(`${row.attack} · ${m}: ${t.text} → ${t.ok ? 'holds' : 'does not hold'}`);
+      }
+    }
+    return { evidence, verdict: combine(flags), flags };
+  };
+
+  const bd = (attack: string) => r.get(attack, 'No defense');
+  checks.push({
+    id: 1, title: 'Purification works superficially (low O-ASR, C-Acc kept)',
+    rule: 'O-ASR < 10% and C-Acc at most 3 points below the backdoored model, for each of ANP, BAU, SAM, FST, BTI',
+    ...perMethod(baselines, (row) => {
+      const b = bd(row.attack);
+      if (!row.oAsr || !row.cleanAccuracy || !b?.cleanAccuracy) return null;
+      const drop = b.cleanAccuracy.mean - row.cleanAccuracy.mean;
+      return { ok: row.oAsr.mean < 0.1 && drop <= 0.03, text: `O-ASR ${p(row.oAsr.mean)}, C-Acc ${p(row.cleanAccuracy.mean)} (drop ${pts(drop)})` };
+    }),
+  });
+  checks.push({
+    id: 2, title: 'The retuning attack reactivates the backdoor in those defenses',
+    rule: 'P-ASR > 50% and P-ASR − O-ASR ≥ 30 points after RA (1,000 samples, 5 poisoned, 5 epochs)',
+    ...perMethod(baselines, (row) => {
+      if (!row.oAsr || !row.pAsr) return null;
+      const gap = row.pAsr.mean - row.oAsr.mean;
+      return { ok: row.pAsr.mean > 0.5 && gap >= 0.3, text: `O-ASR ${p(row.oAsr.mean)} → P-ASR ${p(row.pAsr.mean)} (+${pts(gap)})` };
+    }),
+  });
+  const baselinePAsr = (attack: string) => {
+    const xs = baselines.map((m) => r.get(attack, m)?.pAsr?.mean).filter((x): x is number => x !== undefined && Number.isFinite(x));
+    return xs.length > 0 ? Math.min(...xs) : null;
+  };
+  checks.push({
+    id: 3, title: 'EP and the clean model resist RA',
+    rule: 'P-ASR at most 10 points above O-ASR, and below the lowest baseline P-ASR',
+    ...perMethod(['EP', CLEAN].filter((m) => r.methods.includes(m)), (row) => {
+      if (!row.oAsr || !row.pAsr) return null;
+      const low = baselinePAsr(row.attack);
+      const ok = row.pAsr.mean - row.oAsr.mean <= 0.1 && (low === null || row.pAsr.mean < low);
+      return { ok, text: `O-ASR ${p(row.oAsr.mean)} → P-ASR ${p(row.pAsr.mean)}; lowest baseline P-ASR ${p(low)}` };
+    }),
+  });
+  checks.push({
+    id: 4, title: 'The pattern holds across datasets, architectures and poisoning rates',
+    rule: 'needs runs on other datasets / models / rates', evidence: [`this run: ${r.study.dataset}, one architecture, 5% poisoning`],
+    verdict: 'not measured',
+  });
+  checks.push({
+    id: 5, title: 'QRA reactivates purified models without weight changes, not the clean model',
+    rule: 'QRA ASR on the purified model ≥ 50% and at least 30 points above the clean model\'s ASR on the same perturbed inputs',
+    ...perMethod([...baselines, ...['EP', 'FT', 'PAM'].filter((m) => r.methods.includes(m))], (row) => {
+      if (!row.qraAsr || !row.qraAsrClean) return null;
+      const ok = row.qraAsr.mean >= 0.5 && row.qraAsr.mean - row.qraAsrClean.mean >= 0.3;
+      return { ok, text: `ASR with δ: purified ${p(row.qraAsr.mean)}, clean model ${p(row.qraAsrClean.mean)}` };
+    }),
+  });
+  const tFirst = (row: MethodResult) => {
+    const ts = row.lmcTAsrAbove50;
+    if (ts.length === 0) return undefined;
+    return ts.map((t) => (t === null ? 1.01 : t)).reduce((a, b) => a + b, 0) / ts.length; // 'never' counts as past the end
+  };
+  const tText = (t: number) => (t > 1 ? 'never' : t.toFixed(2));
+  const lmcBaselines = perMethod(baselines, (row) => {
+    const t = tFirst(row);
+    if (t === undefined) return null;
+    return { ok: t <= 0.5, text: `ASR first exceeds 50% at t = ${tText(t)}` };
+  });
+  const lmcEp = perMethod(['EP'].filter((m) => r.methods.includes(m)), (row) => {
+    const t = tFirst(row);
+    if (t === undefined) return null;
+    return { ok: t >= 0.8, text: `ASR first exceeds 50% at t = ${tText(t)}` };
+  });
+  checks.push({
+    id: 6, title: 'LMC: baselines return to the backdoor quickly along the path; EP does not',
+    rule: 'on θ(t) = (1−t)·θ_purified + t·θ_backdoored: ASR > 50% at some t ≤ 0.5 for the baselines; not before t = 0.8 for EP',
+    evidence: [...lmcBaselines.evidence, ...lmcEp.evidence],
+    verdict: combine([...lmcBaselines.flags, ...lmcEp.flags]),
+  });
+  const pam = r.methods.includes('PAM');
+  const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2 : NaN; };
+  checks.push({
+    id: 7, title: 'PAM keeps clean accuracy and a low O-ASR',
+    rule: 'PAM O-ASR < 10% and C-Acc no more than 3 points below the baselines\' median C-Acc',
+    ...(pam ? perMethod(['PAM'], (row) => {
+      const med = median(baselines.map((m) => r.get(row.attack, m)?.cleanAccuracy?.mean ?? NaN).filter(Number.isFinite));
+      if (!row.oAsr || !row.cleanAccuracy) return null;
+      return { ok: row.oAsr.mean < 0.1 && (!Number.isFinite(med) || row.cleanAccuracy.mean >= med - 0.03),
+        text: `O-ASR ${p(row.oAsr.mean)}, C-Acc ${p(row.cleanAccuracy.mean)} (baselines' median ${p(med)})` };
+    }) : { evidence: ['PAM not in this run'], verdict: 'not measured' as Verdict }),
+  });
+  checks.push({
+    id: 8, title: 'PAM resists RA',
+    rule: 'PAM P-ASR at least 20 points below the lowest baseline P-ASR and at most 15 points above EP\'s',
+    ...(pam ? perMethod(['PAM'], (row) => {
+      if (!row.pAsr) return null;
+      const low = baselinePAsr(row.attack);
+      const ep = r.get(row.attack, 'EP')?.pAsr?.mean;
+      const ok = (low === null || row.pAsr.mean <= low - 0.2) && (ep === undefined || row.pAsr.mean <= ep + 0.15);
+      return { ok, text: `PAM P-ASR ${p(row.pAsr.mean)}; lowest baseline ${p(low)}; EP ${p(ep)}` };
+    }) : { evidence: ['PAM not in this run'], verdict: 'not measured' as Verdict }),
+  });
+  checks.push({
+    id: 9, title: 'PAM changes the path geometry (LMC like EP\'s)',
+    rule: 'on the PAM → backdoored path, ASR does not exceed 50% before t = 0.8',
+    ...(pam ? perMethod(['PAM'], (row) => {
+      const t = tFirst(row);
+      if (t === undefined) return null;
+      return { ok: t >= 0.8, text: `ASR first exceeds 50% at t = ${tText(t)}` };
+    }) : { evidence: ['PAM not in this run'], verdict: 'not measured' as Verdict }),
+  });
+  const rhoRows = (attack: string) => r.methods
+    .map((m) => ({ m, rho: m === 'PAM' ? 0.5 : /^PAM@rho=([0-9.]+)$/.exec(m)?.[1] }))
+    .filter((x) => x.rho !== undefined)
+    .map((x) => ({ rho: Number(x.rho), row: r.get(attack, x.m)! }))
+    .filter((x) => x.row?.pAsr)
+    .sort((a, b) => a.rho - b.rho);
+  {
+    const evidence: string[] = [];
+    const flags: boolean[] = [];
+    for (const a of r.attacks) {
+      const xs = rhoRows(a).filter((x) => x.rho > 0);
+      if (xs.length < 3) continue;
+      const rho = spearman(xs.map((x) => x.rho), xs.map((x) => x.row.pAsr!.mean));
+      flags.push(rho < 0);
+      evidence.push(`${a}: P-ASR by ρ ${xs.map((x) => `${x.rho}: ${p(x.row.pAsr!.mean)}`).join(', ')}; C-Acc ${xs.map((x) => p(x.row.cleanAccuracy?.mean)).join(', ')}; ` +
+        `Spearman(ρ, P-ASR) = ${rho.toFixed(2)} → ${rho < 0 ? 'holds' : 'does not hold'}`);
+    }
+    checks.push({ id: 10, title: 'The ρ trade-off: larger ρ, more robustness after RA', rule: 'Spearman correlation of ρ (> 0) with P-ASR is negative',
+      evidence: evidence.length ? evidence : ['needs PAM at three or more ρ > 0 (`--pam-rhos`)'], verdict: combine(flags) });
+  }
+  {
+    const evidence: string[] = [];
+    const flags: boolean[] = [];
+    for (const a of r.attacks) {
+      const xs = rhoRows(a);
+      const zero = xs.find((x) => x.rho === 0);
+      const half = xs.find((x) => x.rho === 0.5);
+      if (!zero || !half) continue;
+      const gap = zero.row.pAsr!.mean - half.row.pAsr!.mean;
+      flags.push(gap >= 0.2);
+      evidence.push(`${a}: P-ASR ρ=0 ${p(zero.row.pAsr!.mean)} vs ρ=0.5 ${p(half.row.pAsr!.mean)} (${pts(gap)} lower with the path-aware step) → ${gap >= 0.2 ? 'holds' : 'does not hold'}`);
+    }
+    checks.push({ id: 11, title: 'PAM\'s benefit comes from the path-aware step', rule: 'P-ASR with ρ = 0 at least 20 points above ρ = 0.5 (same pipeline and optimiser)',
+      evidence: evidence.length ? evidence : ['needs PAM with ρ = 0 (`--pam-rhos 0`)'], verdict: combine(flags) });
+  }
+  return checks;
+}
+
+function ranks(xs: number[]): number[] {
+  const order = xs.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0]);
+  const r = new Array<number>(xs.length);
+  for (let i = 0; i < order.length;) {
+    let j = i;
+    while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
+    for (let k = i; k <= j; k++) r[order[k][1]] = (i + j) / 2;
+    i = j + 1;
+  }
+  return r;
+}
+
+export function spearman(x: number[], y: number[]): number {
+  const rx = ranks(x);
+  const ry = ranks(y);
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  const mx = mean(rx);
+  const my = mean(ry);
+  let num = 0;
+  let dx = 0;
+  let dy = 0;
+  for (let i = 0; i < x.length; i++) {
+    num += (rx[i] - mx) * (ry[i] - my);
+    dx += (rx[i] - mx) ** 2;
+    dy += (ry[i] - my) ** 2;
+  }
+  return dx === 0 || dy === 0 ? 0 : num / Math.sqrt(dx * dy);
+}
+
+export function claimsMarkdown(checks: ClaimCheck[], header: string): string {
+  const lines = [header, '', '| # | claim | verdict |', '| --- | --- | --- |',
+    ...checks.map((c) => `| ${c.id} | ${c.title} | **${c.verdict}** |`), ''];
+  for (const c of checks) {
+    lines.push(`## Claim ${c.id}: ${c.title}`, '', `Rule: ${c.rule}.`, '', `Verdict: **${c.verdict}**`, '', ...c.evidence.map((e) => `- ${e}`), '');
+  }
+  return lines.join('\n');
+}

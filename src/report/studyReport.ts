@@ -1,0 +1,196 @@
+/**
+ * The report of a `reproduce` run, under reports/<run>/: the results table in the paper's Table 1 layout
+ * (Markdown, CSV, HTML), every figure (standalone HTML; PNG and SVG when Debian's chromium is present),
+ * claims.md (spec §13, each with the measured quantity and a computed verdict), config.json, and
+ * index.html with all of it on one page.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Cell, CellSummary, StudyConfig } from '../experiment/study';
+import { writeJsonAtomic } from '../experiment/json';
+import { chromiumAvailable } from '../viz/chromium';
+import { renderFigures, NamedFigure } from '../viz/export';
+import { groupedBars, heatmap, linePlot } from '../viz/figures';
+import { figureHtml, standalonePage } from '../viz/html';
+import { ResultRow, tableHtml, toCsv, toMarkdown, toPaperLayout } from '../viz/tables';
+import { Figure } from '../viz/types';
+import { checkClaims, claimsMarkdown } from './claims';
+import { collectResults, NO_DEFENSE, Stat, StudyResults } from './studyResults';
+
+export interface ReportOptions {
+  outDir: string;
+  /** Also export PNG + SVG (needs chromium). */
+  images: boolean;
+  seconds: number;
+  workers: number;
+  failed: Map<string, Error>;
+  log: (line: string) => void;
+}
+
+const ATTACK_LABEL: Record<string, string> = { badnets: 'BadNets', blended: 'Blended' };
+const label = (a: string) => ATTACK_LABEL[a] ?? a;
+const pct = (s: Stat | null) => (s ? 100 * s.mean : NaN);
+const pctStd = (s: Stat | null) => (s && s.std !== null ? 100 * s.std : null);
+
+/** Long-format rows of the Table 1 analogue: per method and attack, C-Acc / ASR as left by the defender, after RA, and QRA. */
+export function tableRows(r: StudyResults): ResultRow[] {
+  const rows: ResultRow[] = [];
+  for (const row of r.rows) {
+    const attack = label(row.attack);
+    const add = (metric: string, s: Stat | null) => { if (s) rows.push({ method: row.method, attack, metric, value: pct(s), std: pctStd(s) }); };
+    add('C-Acc', row.cleanAccuracy);
+    add('O-ASR', row.oAsr);
+    add('P-C-Acc', row.pCleanAccuracy);
+    add('P-ASR', row.pAsr);
+    add('QRA-ASR', row.qraAsr);
+  }
+  return rows;
+}
+
+export function studyFigures(r: StudyResults): NamedFigure[] {
+  const figs: NamedFigure[] = [];
+  const seeds = r.study.seeds.length > 1 ? ` (mean ± std over ${r.study.seeds.length} seeds)` : '';
+  const defenses = r.methods.filter((m) => m !== NO_DEFENSE);
+  // Figure 1 analogue: O-ASR and P-ASR per method, grouped by attack.
+  figs.push({
+    name: 'o-asr-vs-p-asr',
+    figure: groupedBars({
+      title: `ASR before (O-ASR) and after the retuning attack (P-ASR)${seeds}`,
+      categories: defenses.flatMap((m) => r.attacks.map((a) => `${m} · ${label(a)}`)),
+      series: [
+        { name: 'O-ASR (as purified)', values: defenses.flatMap((m) => r.attacks.map((a) => nullable(pct(r.get(a, m)?.oAsr ?? null)))),
+          errors: defenses.flatMap((m) => r.attacks.map((a) => pctStd(r.get(a, m)?.oAsr ?? null))), color: '#4c78a8' },
+        { name: 'P-ASR (after RA)', values: defenses.flatMap((m) => r.attacks.map((a) => nullable(pct(r.get(a, m)?.pAsr ?? null)))),
+          errors: defenses.flatMap((m) => r.attacks.map((a) => pctStd(r.get(a, m)?.pAsr ?? null))), color: '#e45756', hatched: true },
+      ],
+      xTitle: 'method · attack', yTitle: 'ASR (%)', yRange: [0, 100], height: 480,
+    }),
+  });
+  for (const a of r.attacks) {
+    const withRa = r.methods.map((m) => r.get(a, m)!).filter((x) => x && x.raCurve.length > 0);
+    if (withRa.length > 0) {
+      figs.push({ name: `ra-curves-${a}`, figure: linePlot({
+        title: `${label(a)}: ASR during the retuning attack`, xTitle: 'RA epoch', yTitle: 'ASR (%)', yRange: [0, 100],
+        series: withRa.map((x) => ({ name: x.method, x: x.raCurve.map((p) => p.epoch), y: x.raCurve.map((p) => 100 * p.asr) })),
+      }) });
+    }
+    const withLmc = r.methods.map((m) => r.get(a, m)!).filter((x) => x && x.lmc.length > 0);
+    if (withLmc.length > 0) {
+      figs.push({ name: `lmc-backdoor-error-${a}`, figure: linePlot({
+        title: `${label(a)}: backdoor error (1 − ASR) from the purified (t = 0) to the backdoored model (t = 1)`,
+        xTitle: 't', yTitle: 'backdoor error (%)', yRange: [0, 100],
+        series: withLmc.map((x) => ({ name: x.method, x: x.lmc.map((p) => p.t), y: x.lmc.map((p) => 100 * (1 - p.asr)) })),
+      }) });
+      figs.push({ name: `lmc-clean-accuracy-${a}`, figure: linePlot({
+        title: `${label(a)}: C-Acc along the same paths`, xTitle: 't', yTitle: 'C-Acc (%)',
+        series: withLmc.map((x) => ({ name: x.method, x: x.lmc.map((p) => p.t), y: x.lmc.map((p) => 100 * p.cleanAccuracy) })),
+      }) });
+    }
+  }
+  const withQra = defenses.filter((m) => r.attacks.some((a) => r.get(a, m)?.qraAsr));
+  if (withQra.length > 0) {
+    figs.push({ name: 'qra-asr', figure: groupedBars({
+      title: `QRA: ASR on triggered inputs + δ, purified model vs. clean model${seeds}`,
+      categories: withQra.flatMap((m) => r.attacks.map((a) => `${m} · ${label(a)}`)),
+      series: [
+        { name: 'purified model', values: withQra.flatMap((m) => r.attacks.map((a) => nullable(pct(r.get(a, m)?.qraAsr ?? null)))),
+          errors: withQra.flatMap((m) => r.attacks.map((a) => pctStd(r.get(a, m)?.qraAsr ?? null))), color: '#e45756' },
+        { name: 'clean model', values: withQra.flatMap((m) => r.attacks.map((a) => nullable(pct(r.get(a, m)?.qraAsrClean ?? null)))),
+          errors: withQra.flatMap((m) => r.attacks.map((a) => pctStd(r.get(a, m)?.qraAsrClean ?? null))), color: '#54a24b' },
+      ],
+      xTitle: 'defense · attack', yTitle: 'ASR with δ (%)', yRange: [0, 100], height: 480,
+    }) });
+  }
+  for (const [a, m] of Object.entries(r.transfer)) {
+    const from = Object.keys(m);
+    const to = Object.keys(m[from[0]]);
+    figs.push({ name: `qra-transfer-${a}`, figure: heatmap({
+      title: `${label(a)}: QRA transfer — generator trained against one defense (row), evaluated on another model (column)`,
+      z: from.map((f) => to.map((t) => 100 * m[f][t])), x: to, y: from, xTitle: 'evaluated on', yTitle: 'trained against',
+      colorbarTitle: 'ASR (%)', annotate: true, digits: 0, zRange: [0, 100],
+    }) });
+  }
+  const rhoMethods = r.methods.filter((m) => m === 'PAM' || m.startsWith('PAM@rho='));
+  if (rhoMethods.length > 1) {
+    const rhoOf = (m: string) => (m === 'PAM' ? 0.5 : Number(m.split('=')[1]));
+    const sorted = [...rhoMethods].sort((x, y) => rhoOf(x) - rhoOf(y));
+    figs.push({ name: 'pam-rho', figure: linePlot({
+      title: 'PAM: C-Acc and P-ASR against ρ', xTitle: 'ρ', yTitle: '%', yRange: [0, 100],
+      series: r.attacks.flatMap((a) => [
+        { name: `${label(a)} C-Acc`, x: sorted.map(rhoOf), y: sorted.map((m) => nullable(pct(r.get(a, m)?.cleanAccuracy ?? null))) },
+        { name: `${label(a)} P-ASR`, x: sorted.map(rhoOf), y: sorted.map((m) => nullable(pct(r.get(a, m)?.pAsr ?? null))), dash: 'dash' as const },
+      ]),
+    }) });
+  }
+  return figs;
+}
+
+const nullable = (x: number) => (Number.isFinite(x) ? x : null);
+
+export async function writeReport(study: StudyConfig, cells: Cell[], summaries: Map<string, CellSummary>, opts: ReportOptions): Promise<string[]> {
+  const r = collectResults(study, cells, summaries);
+  const dir = opts.outDir;
+  const figDir = path.join(dir, 'figures');
+  fs.mkdirSync(figDir, { recursive: true });
+  const files: string[] = [];
+  const put = (name: string, text: string) => { const f = path.join(dir, name); fs.writeFileSync(f, text); files.push(f); };
+
+  const rows = tableRows(r);
+  const table = rows.length > 0
+    ? toPaperLayout(rows, { methodOrder: r.methods, attackOrder: r.attacks.map(label), metricOrder: ['C-Acc', 'O-ASR', 'P-C-Acc', 'P-ASR', 'QRA-ASR'] })
+    : null;
+  const caption = `${study.dataset}, cnn, 5% poisoning, target 0${study.quick ? ', QUICK mode' : ''}; seeds ${study.seeds.join(', ')}. ` +
+    'C-Acc / O-ASR: the model as the defender leaves it (for "No defense", the backdoored model); P-*: after the retuning attack; ' +
+    'QRA-ASR: ASR of that model on triggered inputs + δ (%).';
+  if (table) {
+    put('results.md', `# Results\n\n${caption}\n\n${toMarkdown(table)}\n`);
+    put('results.csv', toCsv(table));
+    put('results.html', standalonePage('Results', tableHtml(table, { caption }), { includePlotly: false }));
+  }
+
+  const checks = checkClaims(r);
+  const header = `# Claims (paper-spec §13) checked on this run\n\n${caption}\nVerdicts are computed by src/report/claims.ts from the numbers below; ` +
+    'thresholds are the spec\'s suggested (S) ones. Nothing here is copied from the paper.';
+  put('claims.md', claimsMarkdown(checks, header));
+
+  await writeJsonAtomic(path.join(dir, 'config.json'), {
+    study, workers: opts.workers, seconds: opts.seconds,
+    defenses: Object.fromEntries([...summaries.entries()].filter(([, s]) => s.kind === 'purify').map(([id, s]) => [id, s.kind === 'purify' ? s.config : null])),
+    cells: Object.fromEntries(cells.map((c) => [c.id, (summaries.get(c.id) as { key?: string } | undefined)?.key ?? null])),
+    failed: Object.fromEntries([...opts.failed.entries()].map(([k, e]) => [k, e.message])),
+  });
+  files.push(path.join(dir, 'config.json'));
+
+  const figs = studyFigures(r);
+  for (const f of figs) {
+    const file = path.join(figDir, `${f.name}.html`);
+    fs.writeFileSync(file, standalonePage(f.name, figureHtml(f.figure)));
+    files.push(file);
+  }
+  if (opts.images && figs.length > 0) {
+    if (chromiumAvailable()) {
+      try {
+        files.push(...await renderFigures(figs, { outDir: figDir }));
+      } catch (e) {
+        opts.log(`report: PNG/SVG export failed (${(e as Error).message}); the HTML figures are written`);
+      }
+    } else {
+      opts.log('report: chromium not found, so figures are HTML only (apt-get install chromium for PNG/SVG)');
+    }
+  }
+  const body = [
+    `<h1>superficial-safety — reproduce report</h1>`,
+    `<p>${opts.seconds.toFixed(0)} s on ${opts.workers || 1} worker(s). ${opts.failed.size > 0 ? `<b>${opts.failed.size} cell(s) failed</b>: ${[...opts.failed.keys()].join(', ')}` : ''}</p>`,
+    table ? tableHtml(table, { caption }) : '<p>No results.</p>',
+    `<h2>Claims</h2><table border="1" cellpadding="4" style="border-collapse:collapse">` +
+      checks.map((c) => `<tr><td>${c.id}</td><td>${c.title}</td><td><b>${c.verdict}</b></td><td>${c.evidence.map(escape).join('<br>')}</td></tr>`).join('') + '</table>',
+    ...figs.map((f) => figureHtml(f.figure as Figure)),
+  ].join('\n');
+  put('index.html', standalonePage('superficial-safety report', body));
+  opts.log(`report: ${files.length} files in ${dir}`);
+  return files;
+}
+
+function escape(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}

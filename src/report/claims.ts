@@ -90,8 +90,8 @@ export function checkClaims(r: StudyResults): ClaimCheck[] {
   });
   checks.push({
     id: 5, title: 'QRA reactivates purified models without weight changes, not the clean model',
-    rule: 'QRA ASR on the purified model ≥ 50% and at least 30 points above the clean model\'s ASR on the same perturbed inputs',
-    ...perMethod([...baselines, ...['EP', 'FT', 'PAM'].filter((m) => r.methods.includes(m))], (row) => {
+    rule: 'QRA ASR on the purified model ≥ 50% and at least 30 points above the clean model\'s ASR on the same perturbed inputs, for each baseline (and FT)',
+    ...perMethod([...baselines, ...['FT'].filter((m) => r.methods.includes(m))], (row) => {
       if (!row.qraAsr || !row.qraAsrClean) return null;
       const ok = row.qraAsr.mean >= 0.5 && row.qraAsr.mean - row.qraAsrClean.mean >= 0.3;
       return { ok, text: `ASR with δ: purified ${p(row.qraAsr.mean)}, clean model ${p(row.qraAsrClean.mean)}` };

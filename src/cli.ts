@@ -19,10 +19,11 @@ const common = [
   { name: 'widths', type: 'list', help: 'channels per stage, comma-separated (architecture default if absent)' },
   { name: 'depth', type: 'list', help: 'preact-resnet blocks per stage, comma-separated' },
   { name: 'target', type: 'int', help: 'target class of the backdoor', default: 0 },
-  { name: 'poison-rate', type: 'number', help: 'fraction of the training set poisoned', default: 0.05 },
+  { name: 'poison-rate', type: 'number', help: 'fraction of the training set poisoned (default 0.05; 0.1 for lc)' },
   { name: 'patch-size', type: 'int', help: 'BadNets patch side in pixels', default: 3 },
   { name: 'blend-alpha', type: 'number', help: 'Blended trigger weight', default: 0.2 },
   { name: 'blend-pattern', type: 'string', help: 'PNG/PNM image to blend (seeded noise if absent)' },
+  { name: 'attack-config', type: 'string', help: 'settings of a sig/wanet/lc/ssba attack as JSON, e.g. \'{"delta":30}\'' },
   { name: 'epochs', type: 'int', help: 'training epochs (config default if absent)' },
   { name: 'lr', type: 'number', help: 'initial learning rate (config default if absent)' },
   { name: 'batch-size', type: 'int', help: 'batch size (config default if absent)' },
@@ -34,11 +35,14 @@ const common = [
   { name: 'help', type: 'flag', help: 'show this help' },
 ] satisfies CommandSpec['options'];
 
+/** Attacks that backdoor a model (every attack but `none`). */
+const BACKDOORS = ['badnets', 'blended', 'sig'];
+
 const commands: Record<string, CommandSpec> = {
   train: {
     name: 'train',
     summary: 'train (or load from the cache) one model and print C-Acc, ASR and time',
-    options: [{ name: 'attack', type: 'string', help: 'backdoor attack (none = clean model)', default: 'badnets', choices: ['none', 'badnets', 'blended'] }, ...common],
+    options: [{ name: 'attack', type: 'string', help: 'backdoor attack (none = clean model)', default: 'badnets', choices: ['none', ...BACKDOORS] }, ...common],
   },
   baseline: {
     name: 'baseline',
@@ -49,7 +53,7 @@ const commands: Record<string, CommandSpec> = {
     name: 'purify',
     summary: 'purify a cached backdoored model with one defense (cached) and print C-Acc/ASR before → after',
     options: [
-      { name: 'attack', type: 'string', help: 'backdoor attack of the model to purify', default: 'badnets', choices: ['badnets', 'blended'] },
+      { name: 'attack', type: 'string', help: 'backdoor attack of the model to purify', default: 'badnets', choices: BACKDOORS },
       { name: 'defense', type: 'string', help: 'purification defense', default: 'fst', choices: defenseNames().map((n) => n.toLowerCase()) },
       { name: 'epochs', type: 'int', help: "the defense's epochs (its default if absent)" },
       { name: 'lr', type: 'number', help: "the defense's learning rate (its default if absent)" },
@@ -63,7 +67,7 @@ const commands: Record<string, CommandSpec> = {
     name: 'retune',
     summary: 'the retuning attack on a purified (or the backdoored/clean) model: C-Acc and ASR per RA epoch (cached)',
     options: [
-      { name: 'attack', type: 'string', help: 'backdoor attack', default: 'badnets', choices: ['badnets', 'blended'] },
+      { name: 'attack', type: 'string', help: 'backdoor attack', default: 'badnets', choices: BACKDOORS },
       { name: 'defense', type: 'string', help: 'defense whose purified model is attacked, or backdoored / clean', default: 'fst' },
       { name: 'poisoned', type: 'int', help: 'poisoned samples in the attacker\'s set', default: 5 },
       { name: 'set-size', type: 'int', help: 'size of the attacker\'s set', default: 1000 },
@@ -76,7 +80,7 @@ const commands: Record<string, CommandSpec> = {
     name: 'lmc',
     summary: 'metrics along the straight line from a purified model to the backdoored (or its retuned) model (cached)',
     options: [
-      { name: 'attack', type: 'string', help: 'backdoor attack', default: 'badnets', choices: ['badnets', 'blended'] },
+      { name: 'attack', type: 'string', help: 'backdoor attack', default: 'badnets', choices: BACKDOORS },
       { name: 'defense', type: 'string', help: 'defense whose purified model starts the path, or clean', default: 'fst' },
       { name: 'endpoint', type: 'string', help: 'far end of the path', default: 'backdoored', choices: ['backdoored', 'retuned'] },
       { name: 'bn', type: 'string', help: 'batch-norm statistics along the path', default: 'interpolate', choices: ['interpolate', 'recompute'] },
@@ -88,7 +92,7 @@ const commands: Record<string, CommandSpec> = {
     name: 'qra',
     summary: 'query-based reactivation against a purified model: ASR with δ on purified, clean and backdoored models (cached)',
     options: [
-      { name: 'attack', type: 'string', help: 'backdoor attack', default: 'badnets', choices: ['badnets', 'blended'] },
+      { name: 'attack', type: 'string', help: 'backdoor attack', default: 'badnets', choices: BACKDOORS },
       { name: 'defense', type: 'string', help: 'defense whose purified model is attacked', default: 'fst' },
       { name: 'query-only', type: 'flag', help: 'reach the purified model only through its output probabilities (NES)' },
       { name: 'qra-epochs', type: 'int', help: 'generator training epochs', default: 50 },
@@ -131,6 +135,15 @@ function configFrom(a: ParsedArgs, attack: string): PartialConfigInput {
   if (a.epochs !== undefined) train.epochs = a.epochs;
   if (a.lr !== undefined) train.lr = a.lr;
   if (a.batchSize !== undefined) train.batchSize = a.batchSize;
+  let section: Record<string, unknown> = {};
+  if (a.attackConfig !== undefined) {
+    try {
+      section = JSON.parse(a.attackConfig as string);
+    } catch (e) {
+      throw new UsageError(`--attack-config must be JSON, e.g. '{"delta":30}' (${(e as Error).message})`);
+    }
+    if (!['sig', 'wanet', 'lc', 'ssba'].includes(attack)) throw new UsageError(`--attack-config applies to sig, wanet, lc and ssba, not ${attack}`);
+  }
   return {
     dataset: a.dataset as 'fashion-mnist',
     dataDir: a.dataDir as string | undefined,
@@ -138,6 +151,7 @@ function configFrom(a: ParsedArgs, attack: string): PartialConfigInput {
     attack: {
       name: attack as 'badnets', target: num(a.target), poisonRate: num(a.poisonRate), patchSize: num(a.patchSize),
       blendAlpha: num(a.blendAlpha), blendPattern: a.blendPattern as string | undefined,
+      ...(a.attackConfig !== undefined ? { [attack]: section } : {}),
     },
     train,
     seed: num(a.seed),
@@ -200,12 +214,11 @@ async function runPurify(a: ParsedArgs): Promise<number> {
 async function renderBaselineFigures(results: RunResult[], outDir: string): Promise<string[]> {
   const { baselineBars, triggerGrid } = await import('./viz/baselineFigures');
   const { renderFigures } = await import('./viz/export');
-  const { triggerFromConfig } = await import('./attacks/registry');
   const { FASHION_MNIST_CLASS_NAMES } = await import('./data/fashionMnist');
   const first = results[0];
   const test = first.data.test;
   const triggers = results.filter((r) => r.config.attack.name !== 'none')
-    .map((r) => ({ name: r.config.attack.name, trigger: triggerFromConfig(r.config.attack) }));
+    .map((r) => ({ name: r.config.attack.name, trigger: r.poison.trigger }));
   const rows = results.map((r) => ({ attack: r.config.attack.name, cleanAccuracy: r.evaluation.cleanAccuracy, asr: r.evaluation.asr }));
   const model = `${first.trained.model.spec.arch} [${first.trained.model.spec.widths}]`;
   return renderFigures([

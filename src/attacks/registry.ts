@@ -1,16 +1,53 @@
-/** Build a trigger from the experiment config's attack section. */
+/**
+ * From the experiment config's attack section to a trigger and a poisoned training set. Attacks that
+ * need a trained network (LC's robust model, SSBA's encoder) receive it in `assets`, which the runner
+ * builds as cached stages of their own (src/experiment/attackAssets.ts).
+ */
+import { Dataset } from '../data/dataset';
 import { AttackConfig } from '../experiment/config';
 import { badnets } from './badnets';
 import { blended } from './blended';
+import { poisonCleanLabel, poisonDirtyLabel, PoisonedSet } from './poison';
+import { sig } from './sig';
 import { Trigger } from './trigger';
 
-export function triggerFromConfig(attack: AttackConfig): Trigger {
+/** Trained networks some attacks need; each attack checks for its own. */
+export interface AttackAssets {}
+
+/** Clean-label attacks poison target-class images only and keep every label. */
+export const CLEAN_LABEL_ATTACKS: readonly AttackConfig['name'][] = ['sig', 'lc'];
+
+function section<T>(value: T | undefined, name: string): T {
+  if (!value) throw new Error(`attack "${name}" has no settings section (parse the config with parseConfig)`);
+  return value;
+}
+
+/** The test-time trigger (for LC: the corner pattern alone, without the adversarial perturbation). */
+export function triggerFromConfig(attack: AttackConfig, _assets: AttackAssets = {}): Trigger {
   switch (attack.name) {
     case 'badnets':
       return badnets({ size: attack.patchSize, position: attack.patchPosition });
     case 'blended':
       return blended({ alpha: attack.blendAlpha, patternFile: attack.blendPattern, patternSeed: attack.patternSeed });
+    case 'sig': {
+      const c = section(attack.sig, 'sig');
+      return sig({ delta: c.delta, frequency: c.frequency });
+    }
     case 'none':
       throw new Error('attack "none" has no trigger');
+    default:
+      throw new Error(`attack "${attack.name}" is not implemented yet`);
+  }
+}
+
+/** The victim's poisoned training set for a (non-`none`) attack. */
+export function poisonFromConfig(train: Dataset, attack: AttackConfig, seed: number, assets: AttackAssets = {}): PoisonedSet {
+  const trigger = triggerFromConfig(attack, assets);
+  const opts = { rate: attack.poisonRate, target: attack.target, seed };
+  switch (attack.name) {
+    case 'sig':
+      return poisonCleanLabel(train, trigger, opts);
+    default:
+      return poisonDirtyLabel(train, trigger, opts);
   }
 }

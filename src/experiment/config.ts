@@ -23,7 +23,7 @@ const seed = () => int(0, MAX_SEED);
 
 export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] as const;
 export const ARCHS = ['cnn', 'preact-resnet'] as const;
-export const ATTACKS = ['none', 'badnets', 'blended'] as const;
+export const ATTACKS = ['none', 'badnets', 'blended', 'sig', 'wanet', 'lc', 'ssba'] as const;
 export const PATCH_POSITIONS = ['bottom-right', 'bottom-left', 'top-left', 'top-right'] as const;
 
 const DEFAULT_RESNET_DEPTH = [1, 1, 1];
@@ -51,13 +51,80 @@ export const ModelSchema = z
   // Filled here rather than by the model builder so that the cache key sees the depth actually used.
   .transform((m) => (m.arch === 'preact-resnet' && !m.depth ? { ...m, depth: [...DEFAULT_RESNET_DEPTH] } : m));
 
+/** SIG: x' = clip(x + delta·sin(2π·j·frequency/W)) (BackdoorBench config/attack/sig/default.yaml). */
+export const SigSchema = z
+  .object({
+    /** Amplitude in 0–255 pixel units. */
+    delta: z.number().gt(0, 'must be in (0, 255]').max(255, 'must be in (0, 255]').default(40),
+    /** Periods across the image width. */
+    frequency: positive().default(6),
+  })
+  .strict();
+
+/** WaNet warping field (BackdoorBench config/attack/wanet/default.yaml). */
+export const WanetSchema = z
+  .object({
+    /** Side of the random control grid that is upsampled to the image size. */
+    k: int(2).default(4),
+    /** Strength of the warp. */
+    s: positive().default(0.5),
+    gridRescale: positive().default(1),
+    /** Noise-mode samples (warp + random noise, true label) per poisoned sample. */
+    crossRatio: z.number().min(0, 'must be >= 0').default(2),
+  })
+  .strict();
+
+/** The adversarially trained model LC perturbs with (a cached stage of its own). */
+export const LcRobustSchema = z
+  .object({
+    widths: z.array(int(1)).min(1, 'must list at least one stage').default([8, 16, 32]),
+    epochs: int(1).default(2),
+    /** PGD steps per training batch (step 2.5·epsilon/steps, random start). */
+    attackSteps: int(1).default(2),
+    batchSize: int(2).default(128),
+    lr: positive().default(0.05),
+  })
+  .strict();
+
+/** LC: PGD on target-class images, then the four-corner pattern (resource/label-consistent, config/attack/lc). */
+export const LcSchema = z
+  .object({
+    /** L∞ bound of the perturbation on [0, 1] pixels. */
+    epsilon: fraction().default(8 / 255),
+    stepSize: positive().default(1.5 / 255),
+    steps: int(0).default(100),
+    /** BackdoorBench's reduced_amplitude: the corner pattern is ±255·amplitude. */
+    amplitude: fraction().default(1),
+    robust: LcRobustSchema.default({}),
+  })
+  .strict();
+
+/** SSBA: the encoder–decoder that hides a fixed bit string (a cached stage of its own). */
+export const SsbaSchema = z
+  .object({
+    bits: int(1, 64).default(16),
+    /** L∞ bound of the encoder's residual on [0, 1] pixels. */
+    amplitude: z.number().gt(0, 'must be in (0, 1]').max(1, 'must be in (0, 1]').default(0.1),
+    /** Seed of the fixed secret that every poisoned image carries. */
+    secretSeed: seed().default(0),
+    /** Encoder–decoder training steps and batch size. */
+    steps: int(1).default(600),
+    batchSize: int(2).default(32),
+    lr: positive().default(2e-3),
+    /** Weight of the residual's mean square in the encoder's loss. */
+    residualWeight: z.number().min(0, 'must be >= 0').default(4),
+  })
+  .strict();
+
+const ATTACK_SECTIONS = ['sig', 'wanet', 'lc', 'ssba'] as const;
+
 export const AttackSchema = z
   .object({
     name: z.enum(ATTACKS).default('badnets'),
     /** Class the backdoor sends triggered inputs to. */
     target: int(0).default(0),
-    /** Fraction of the training set that is poisoned. */
-    poisonRate: fraction().default(0.05),
+    /** Fraction of the training set that is poisoned: 0.05, or 0.1 for LC (every target image of a balanced 10-class set). */
+    poisonRate: fraction().optional(),
     /** Side of the BadNets square trigger, in pixels. */
     patchSize: int(1).default(3),
     patchPosition: z.enum(PATCH_POSITIONS).default('bottom-right'),
@@ -66,8 +133,25 @@ export const AttackSchema = z
     /** Image file to blend in; a seeded noise pattern is used when absent. */
     blendPattern: nonEmpty().optional(),
     patternSeed: seed().default(0),
+    // Per-attack settings live in a section that exists only for that attack, so the cache keys of the
+    // attacks that have none (badnets, blended, none) are exactly what they were before these existed.
+    sig: SigSchema.optional(),
+    wanet: WanetSchema.optional(),
+    lc: LcSchema.optional(),
+    ssba: SsbaSchema.optional(),
   })
-  .strict();
+  .strict()
+  .transform((a) => {
+    const out = { ...a, poisonRate: a.poisonRate ?? (a.name === 'lc' ? 0.1 : 0.05) };
+    // Another attack's section is dropped, not refused: `{ ...config.attack, name: 'none' }` (the clean
+    // twin of an experiment) must parse to the same config, and key, as a plain `none`.
+    for (const s of ATTACK_SECTIONS) if (s !== a.name) delete out[s];
+    if (a.name === 'sig') out.sig = a.sig ?? SigSchema.parse({});
+    if (a.name === 'wanet') out.wanet = a.wanet ?? WanetSchema.parse({});
+    if (a.name === 'lc') out.lc = a.lc ?? LcSchema.parse({});
+    if (a.name === 'ssba') out.ssba = a.ssba ?? SsbaSchema.parse({});
+    return out;
+  });
 
 export const AugmentSchema = z
   .object({
@@ -123,6 +207,10 @@ export type ModelConfig = ExperimentConfig['model'];
 export type AttackConfig = ExperimentConfig['attack'];
 export type TrainConfig = ExperimentConfig['train'];
 export type SplitConfig = ExperimentConfig['split'];
+export type SigConfig = z.infer<typeof SigSchema>;
+export type WanetConfig = z.infer<typeof WanetSchema>;
+export type LcConfig = z.infer<typeof LcSchema>;
+export type SsbaConfig = z.infer<typeof SsbaSchema>;
 
 /** Every field optional at every depth; arrays are replaced whole, never merged element-wise. */
 export type DeepPartial<T> = T extends readonly unknown[]

@@ -5,7 +5,6 @@
  * (`saveModelArtifact`), `report.json` (what the defense consumed, its wall time, its details) and
  * `evaluation.json` (C-Acc on the full test set and ASR on the backdoor test set, before and after).
  */
-import { triggerFromConfig } from '../attacks/registry';
 import { subset } from '../data/dataset';
 import { parseDefenseConfig } from '../defenses/config';
 import { getDefense } from '../defenses/registry';
@@ -78,7 +77,7 @@ export async function purify(experiment: Experiment, defenseName: string, opts: 
     compute: async (dir) => {
       const data: DefenseData = {
         clean: subset(run.data.train, run.data.splits.defense, `${run.data.train.name}/defense`),
-        oracle: { trigger: triggerFromConfig(attack), target: attack.target },
+        oracle: { trigger: run.poison.trigger, target: attack.target },
         log,
         progress: opts.progress,
       };

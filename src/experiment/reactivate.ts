@@ -4,7 +4,6 @@
  * and the keys of the models and data it starts from, like every other stage.
  */
 import * as path from 'path';
-import { triggerFromConfig } from '../attacks/registry';
 import { BatchNormMode, DEFAULT_TS, linearPath, LmcPoint, LmcSummary } from '../analysis/lmc';
 import { subset } from '../data/dataset';
 import { applyTrigger } from '../attacks/trigger';
@@ -84,7 +83,7 @@ export async function retune(exp: Experiment, subject: Subject, config: Partial<
   const r = await exp.store.getOrCompute('retune', { retuning: c, attack }, [start.key, run.keys.data], {
     log: opts.log,
     compute: async (dir) => {
-      const trigger = triggerFromConfig(attack);
+      const trigger = run.poison.trigger;
       const { set, sampleIndices, poisonedIndices } = buildRetuningSet(run.data.train, run.data.splits.attackerPool, trigger, attack.target, c);
       const out = await retuningAttack(start.model, set, run.data.test, run.poison.backdoorTest!, attack.target, c,
         { progress: opts.progress, label: `RA ${start.subject}` });
@@ -212,7 +211,7 @@ function buildQraSet(run: RunResult, c: QraConfig): QraTrainingSet {
   }
   const both = subset(run.data.train, [...cleanIdx, ...poisonIdx], `${run.data.train.name}/qra`);
   const triggered = Array.from({ length: poisonIdx.length }, (_, k) => cleanIdx.length + k);
-  return { data: applyTrigger(both, triggerFromConfig(attack), triggered), cleanCount: cleanIdx.length };
+  return { data: applyTrigger(both, run.poison.trigger, triggered), cleanCount: cleanIdx.length };
 }
 
 /** Evaluate a trained QRA generator on other subjects' models (transfer across defenses). */

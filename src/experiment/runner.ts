@@ -5,9 +5,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { backdoorTestSet, poisonDirtyLabel } from '../attacks/poison';
-import { triggerFromConfig } from '../attacks/registry';
-import { Dataset, subset } from '../data/dataset';
+import { backdoorTestSet, PoisonedSet } from '../attacks/poison';
+import { CLEAN_LABEL_ATTACKS, poisonFromConfig, triggerFromConfig } from '../attacks/registry';
+import { Trigger } from '../attacks/trigger';
+import { Dataset, imageSize, subset } from '../data/dataset';
+import { attackAssets, STORES_PIXELS } from './attackAssets';
 import { Rng } from '../rng';
 import { loadCifar10 } from '../data/cifar10';
 import { loadFashionMnist } from '../data/fashionMnist';
@@ -36,8 +38,12 @@ export interface PoisonBundle {
   /** The victim's training set (poisoned unless the attack is `none`). */
   train: Dataset;
   poisonedIndices: Int32Array;
+  /** Training samples with a perturbation but their true label (WaNet's noise mode); absent otherwise. */
+  crossIndices?: Int32Array;
   /** Non-target test images with the trigger; undefined for `none`. */
   backdoorTest?: Dataset;
+  /** The test-time trigger (BadNets for a clean model, so it has an ASR reference). */
+  trigger: Trigger;
   key: string;
 }
 
@@ -124,6 +130,19 @@ function readIndices(file: string): Int32Array {
   return new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
+/** The training set with stored poisoned pixels spliced in (and, for dirty-label attacks, target labels). */
+function fromStoredPixels(train: Dataset, indices: Int32Array, pixels: Uint8Array, target?: number): PoisonedSet {
+  const size = imageSize(train);
+  if (pixels.length !== indices.length * size) throw new Error(`stored poisoned pixels: ${pixels.length} bytes for ${indices.length} images`);
+  const images = train.images.slice();
+  const labels = train.labels.slice();
+  indices.forEach((i, k) => {
+    images.set(pixels.subarray(k * size, (k + 1) * size), i * size);
+    if (target !== undefined) labels[i] = target;
+  });
+  return { dataset: { ...train, images, labels, name: `${train.name}+stored` }, poisonedIndices: indices };
+}
+
 export class Experiment {
   readonly config: ExperimentConfig;
   readonly store: ArtifactStore;
@@ -166,26 +185,39 @@ export class Experiment {
   async poison(data?: DataBundle): Promise<PoisonBundle> {
     const d = data ?? await this.data();
     const attack = this.config.attack;
-    const trigger = triggerFromConfig(attack.name === 'none' ? { ...attack, name: 'badnets' } : attack);
-    const make = () => attack.name === 'none'
+    // LC and SSBA need a trained network first: a cached stage of its own, whose key joins the poison key.
+    const assets = await attackAssets(this.config, d, this.store, { log: this.log, progress: this.progress });
+    const trigger = triggerFromConfig(attack.name === 'none' ? { ...attack, name: 'badnets' } : attack, assets.value);
+    const make = (): PoisonedSet => attack.name === 'none'
       ? { dataset: d.train, poisonedIndices: new Int32Array(0) }
-      : poisonDirtyLabel(d.train, trigger, { rate: attack.poisonRate, target: attack.target, seed: this.config.seed });
-    const r = await this.store.getOrCompute('poison', { attack, seed: this.config.seed }, [d.key], {
+      : poisonFromConfig(d.train, attack, this.config.seed, assets.value);
+    // Attacks whose pixels come out of an optimisation (LC's PGD) are stored rather than recomputed on load.
+    const stored = STORES_PIXELS.includes(attack.name);
+    const size = imageSize(d.train);
+    const r = await this.store.getOrCompute('poison', { attack, seed: this.config.seed }, assets.key ? [d.key, assets.key] : [d.key], {
       log: this.log,
       compute: async (dir) => {
         const p = make();
         writeIndices(path.join(dir, 'poisoned.i32'), p.poisonedIndices);
+        if (p.crossIndices) writeIndices(path.join(dir, 'cross.i32'), p.crossIndices);
+        if (stored) {
+          const pixels = new Uint8Array(p.poisonedIndices.length * size);
+          p.poisonedIndices.forEach((i, k) => pixels.set(p.dataset.images.subarray(i * size, (i + 1) * size), k * size));
+          fs.writeFileSync(path.join(dir, 'poisoned.u8'), pixels);
+        }
         await saveJson(dir, 'poison.json', {
-          trigger: trigger.name, count: p.poisonedIndices.length, imagesSha256: sha256Hex(p.dataset.images),
+          trigger: trigger.name, count: p.poisonedIndices.length, cross: p.crossIndices?.length ?? 0,
+          cleanLabel: CLEAN_LABEL_ATTACKS.includes(attack.name), imagesSha256: sha256Hex(p.dataset.images),
         });
         return p;
       },
       load: async (dir) => {
-        // Pixels are recomputed deterministically from the seed; the stored digest proves they match.
-        const p = make();
         const meta = await loadJson<{ imagesSha256: string }>(dir, 'poison.json');
-        const stored = readIndices(path.join(dir, 'poisoned.i32'));
-        if (meta.imagesSha256 !== sha256Hex(p.dataset.images) || stored.length !== p.poisonedIndices.length) {
+        const storedIdx = readIndices(path.join(dir, 'poisoned.i32'));
+        // Other pixels are recomputed deterministically from the seed; the stored digest proves they match.
+        const p = stored ? fromStoredPixels(d.train, storedIdx, fs.readFileSync(path.join(dir, 'poisoned.u8')),
+          CLEAN_LABEL_ATTACKS.includes(attack.name) ? undefined : attack.target) : make();
+        if (meta.imagesSha256 !== sha256Hex(p.dataset.images) || storedIdx.length !== p.poisonedIndices.length) {
           throw new Error(`poison artifact ${dir} does not match the recomputed poisoned set (code changed?)`);
         }
         return p;
@@ -193,7 +225,10 @@ export class Experiment {
     });
     // A clean model is still probed with the default trigger so its ASR is a meaningful baseline.
     const backdoorTest = backdoorTestSet(d.test, trigger, attack.target);
-    return { train: r.value.dataset, poisonedIndices: r.value.poisonedIndices, backdoorTest, key: r.key };
+    return {
+      train: r.value.dataset, poisonedIndices: r.value.poisonedIndices, crossIndices: r.value.crossIndices,
+      backdoorTest, trigger, key: r.key,
+    };
   }
 
   async train(poison?: PoisonBundle): Promise<TrainedModel> {

@@ -10,6 +10,7 @@ import { blended } from './blended';
 import { poisonCleanLabel, poisonDirtyLabel, PoisonedSet } from './poison';
 import { sig } from './sig';
 import { Trigger } from './trigger';
+import { poisonWanet, wanet } from './wanet';
 
 /** Trained networks some attacks need; each attack checks for its own. */
 export interface AttackAssets {}
@@ -33,6 +34,10 @@ export function triggerFromConfig(attack: AttackConfig, _assets: AttackAssets = 
       const c = section(attack.sig, 'sig');
       return sig({ delta: c.delta, frequency: c.frequency });
     }
+    case 'wanet': {
+      const c = section(attack.wanet, 'wanet');
+      return wanet({ k: c.k, s: c.s, gridRescale: c.gridRescale, seed: attack.patternSeed });
+    }
     case 'none':
       throw new Error('attack "none" has no trigger');
     default:
@@ -47,6 +52,10 @@ export function poisonFromConfig(train: Dataset, attack: AttackConfig, seed: num
   switch (attack.name) {
     case 'sig':
       return poisonCleanLabel(train, trigger, opts);
+    case 'wanet': {
+      const c = section(attack.wanet, 'wanet');
+      return poisonWanet(train, { ...opts, crossRatio: c.crossRatio, warp: { k: c.k, s: c.s, gridRescale: c.gridRescale, seed: attack.patternSeed } });
+    }
     default:
       return poisonDirtyLabel(train, trigger, opts);
   }

@@ -5,15 +5,23 @@
  */
 import { Dataset } from '../data/dataset';
 import { AttackConfig } from '../experiment/config';
+import { Model } from '../models/spec';
+import { ProgressMode } from '../train/progress';
 import { badnets } from './badnets';
 import { blended } from './blended';
+import { craftAdversarial, lcCorners } from './lc';
 import { poisonCleanLabel, poisonDirtyLabel, PoisonedSet } from './poison';
 import { sig } from './sig';
 import { Trigger } from './trigger';
 import { poisonWanet, wanet } from './wanet';
 
 /** Trained networks some attacks need; each attack checks for its own. */
-export interface AttackAssets {}
+export interface AttackAssets {
+  /** LC: the adversarially trained model whose PGD examples replace the poisoned images. */
+  robust?: Model;
+  /** Progress display for the long poisoning computations (LC's PGD). */
+  progress?: ProgressMode;
+}
 
 /** Clean-label attacks poison target-class images only and keep every label. */
 export const CLEAN_LABEL_ATTACKS: readonly AttackConfig['name'][] = ['sig', 'lc'];
@@ -25,6 +33,7 @@ function section<T>(value: T | undefined, name: string): T {
 
 /** The test-time trigger (for LC: the corner pattern alone, without the adversarial perturbation). */
 export function triggerFromConfig(attack: AttackConfig, _assets: AttackAssets = {}): Trigger {
+  void _assets;
   switch (attack.name) {
     case 'badnets':
       return badnets({ size: attack.patchSize, position: attack.patchPosition });
@@ -38,6 +47,8 @@ export function triggerFromConfig(attack: AttackConfig, _assets: AttackAssets = 
       const c = section(attack.wanet, 'wanet');
       return wanet({ k: c.k, s: c.s, gridRescale: c.gridRescale, seed: attack.patternSeed });
     }
+    case 'lc':
+      return lcCorners(section(attack.lc, 'lc').amplitude);
     case 'none':
       throw new Error('attack "none" has no trigger');
     default:
@@ -52,6 +63,15 @@ export function poisonFromConfig(train: Dataset, attack: AttackConfig, seed: num
   switch (attack.name) {
     case 'sig':
       return poisonCleanLabel(train, trigger, opts);
+    case 'lc': {
+      const c = section(attack.lc, 'lc');
+      const robust = assets.robust;
+      if (!robust) throw new Error('attack "lc" needs its adversarially trained model (the runner\'s lc-robust stage)');
+      return poisonCleanLabel(train, trigger, {
+        ...opts,
+        prepare: (chosen) => craftAdversarial(robust, chosen, { epsilon: c.epsilon, stepSize: c.stepSize, steps: c.steps, progress: assets.progress }),
+      });
+    }
     case 'wanet': {
       const c = section(attack.wanet, 'wanet');
       return poisonWanet(train, { ...opts, crossRatio: c.crossRatio, warp: { k: c.k, s: c.s, gridRescale: c.gridRescale, seed: attack.patternSeed } });

@@ -9,7 +9,7 @@ import { backdoorTestSet, PoisonedSet } from '../attacks/poison';
 import { CLEAN_LABEL_ATTACKS, poisonFromConfig, triggerFromConfig } from '../attacks/registry';
 import { Trigger } from '../attacks/trigger';
 import { Dataset, imageSize, subset } from '../data/dataset';
-import { attackAssets, STORES_PIXELS } from './attackAssets';
+import { attackAssets, releaseAfterPoisoning, STORES_PIXELS } from './attackAssets';
 import { Rng } from '../rng';
 import { loadCifar10 } from '../data/cifar10';
 import { loadFashionMnist } from '../data/fashionMnist';
@@ -223,6 +223,7 @@ export class Experiment {
         return p;
       },
     });
+    releaseAfterPoisoning(assets.value);
     // A clean model is still probed with the default trigger so its ASR is a meaningful baseline.
     const backdoorTest = backdoorTestSet(d.test, trigger, attack.target);
     return {

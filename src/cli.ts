@@ -36,7 +36,7 @@ const common = [
 ] satisfies CommandSpec['options'];
 
 /** Attacks that backdoor a model (every attack but `none`). */
-const BACKDOORS = ['badnets', 'blended', 'sig', 'wanet', 'lc'];
+const BACKDOORS = ['badnets', 'blended', 'sig', 'wanet', 'lc', 'ssba'];
 
 const commands: Record<string, CommandSpec> = {
   train: {

@@ -12,6 +12,7 @@ import { blended } from './blended';
 import { craftAdversarial, lcCorners } from './lc';
 import { poisonCleanLabel, poisonDirtyLabel, PoisonedSet } from './poison';
 import { sig } from './sig';
+import { SsbaCodec, ssbaTrigger } from './ssba';
 import { Trigger } from './trigger';
 import { poisonWanet, wanet } from './wanet';
 
@@ -19,6 +20,8 @@ import { poisonWanet, wanet } from './wanet';
 export interface AttackAssets {
   /** LC: the adversarially trained model whose PGD examples replace the poisoned images. */
   robust?: Model;
+  /** SSBA: the trained encoder–decoder whose encoder is the trigger. */
+  ssba?: SsbaCodec;
   /** Progress display for the long poisoning computations (LC's PGD). */
   progress?: ProgressMode;
 }
@@ -32,8 +35,7 @@ function section<T>(value: T | undefined, name: string): T {
 }
 
 /** The test-time trigger (for LC: the corner pattern alone, without the adversarial perturbation). */
-export function triggerFromConfig(attack: AttackConfig, _assets: AttackAssets = {}): Trigger {
-  void _assets;
+export function triggerFromConfig(attack: AttackConfig, assets: AttackAssets = {}): Trigger {
   switch (attack.name) {
     case 'badnets':
       return badnets({ size: attack.patchSize, position: attack.patchPosition });
@@ -49,10 +51,13 @@ export function triggerFromConfig(attack: AttackConfig, _assets: AttackAssets = 
     }
     case 'lc':
       return lcCorners(section(attack.lc, 'lc').amplitude);
+    case 'ssba': {
+      const c = section(attack.ssba, 'ssba');
+      if (!assets.ssba) throw new Error('attack "ssba" needs its trained encoder (the runner\'s ssba-encoder stage; Experiment.poison() builds it)');
+      return ssbaTrigger(assets.ssba, c.secretSeed);
+    }
     case 'none':
       throw new Error('attack "none" has no trigger');
-    default:
-      throw new Error(`attack "${attack.name}" is not implemented yet`);
   }
 }
 

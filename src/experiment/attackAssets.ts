@@ -5,11 +5,13 @@
  */
 import { AttackAssets } from '../attacks/registry';
 import { trainRobustModel } from '../attacks/lc';
+import { createSsbaCodec, trainSsbaCodec } from '../attacks/ssba';
+import { loadModel, saveModel } from '../models/io';
 import { loadModelArtifact, saveModelArtifact } from '../models/artifact';
 import { defaultSpec } from '../models/model';
 import { ProgressMode } from '../train/progress';
 import { AttackConfig, ExperimentConfig } from './config';
-import { ArtifactStore, loadJson, saveJson } from './cache';
+import { ArtifactStore, saveJson } from './cache';
 import type { DataBundle } from './runner';
 
 /** Attacks whose poisoned pixels are stored in the poison artifact instead of recomputed on load. */
@@ -39,6 +41,34 @@ export async function attackAssets(config: ExperimentConfig, data: DataBundle, s
         load: (dir) => loadModelArtifact(dir, spec),
       });
       return { value: { robust: r.value, progress: opts.progress }, key: r.key };
+    }
+    case 'ssba': {
+      const c = attack.ssba!;
+      const train = data.train;
+      const { secretSeed: _secret, ...training } = c;
+      void _secret; // the secret is chosen at encoding time: one trained codec serves every secret
+      const codecSpec = { height: train.height, width: train.width, channels: train.channels, bits: c.bits, amplitude: c.amplitude };
+      const r = await store.getOrCompute('ssba-encoder', { codec: training, seed: config.seed }, [data.key], {
+        log: opts.log,
+        compute: async (dir) => {
+          const out = trainSsbaCodec(train, { ...training, seed: config.seed, progress: opts.progress });
+          await saveModel(dir, out.codec.params, { ssba: codecSpec });
+          await saveJson(dir, 'report.json', out.report);
+          opts.log(`SSBA encoder: bit accuracy ${(out.report.bitAccuracy * 100).toFixed(1)}%, mean |residual| ${(out.report.meanAbsResidual * 255).toFixed(1)}/255, ${out.report.seconds.toFixed(0)}s`);
+          return out.codec;
+        },
+        load: async (dir) => {
+          const template = createSsbaCodec(codecSpec, 0);
+          const { tensors } = await loadModel(dir);
+          for (const [name, t] of Object.entries(template.params)) {
+            const got = tensors[name];
+            if (!got || got.shape.join() !== t.shape.join()) throw new Error(`${dir}: SSBA codec tensor ${name} missing or misshapen`);
+            t.dispose();
+          }
+          return { spec: codecSpec, params: tensors };
+        },
+      });
+      return { value: { ssba: r.value }, key: r.key };
     }
     default:
       return { value: {} };

@@ -11,6 +11,7 @@ import { Experiment, RunResult } from './experiment/runner';
 import { DefenseConfigError } from './defenses/config';
 import { defenseNames } from './defenses/registry';
 import { ProgressMode } from './train/progress';
+import type { StudyAttack } from './experiment/study';
 
 const common = [
   { name: 'dataset', type: 'string', help: 'dataset', default: 'fashion-mnist', choices: ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] },
@@ -268,7 +269,10 @@ async function runReproduce(a: ParsedArgs): Promise<number> {
     return n;
   });
   const attacks = list(a.attacks);
-  for (const x of attacks) if (x !== 'badnets' && x !== 'blended') throw new UsageError(`reproduce: unknown attack "${x}" (attacks: badnets, blended)`);
+  const { STUDY_ATTACKS } = await import('./experiment/study');
+  for (const x of attacks) {
+    if (!(STUDY_ATTACKS as readonly string[]).includes(x)) throw new UsageError(`reproduce: unknown attack "${x}" (attacks: ${STUDY_ATTACKS.join(', ')})`);
+  }
   const defenses = a.defenses === undefined ? defenseNames() : list(a.defenses).map((d) => {
     try { return getDefense(d).name; } catch (e) { throw new UsageError(`reproduce: ${(e as Error).message}`); }
   });
@@ -287,7 +291,7 @@ async function runReproduce(a: ParsedArgs): Promise<number> {
   process.on('SIGINT', onSigint);
   try {
     const r = await reproduce({
-      dataset: a.dataset as 'fashion-mnist', dataDir: a.dataDir as string | undefined, attacks: attacks as ('badnets' | 'blended')[],
+      dataset: a.dataset as 'fashion-mnist', dataDir: a.dataDir as string | undefined, attacks: attacks as StudyAttack[],
       defenses, seeds, quick: !!a.quick, runsDir: a.runsDir as string, pamRhos, retune: true, lmc: !a.noLmc, qra: !a.noQra,
     }, { workers: a.workers as number | undefined, outDir: a.out as string | undefined, backend: a.backend as string | undefined,
       signal: controller.signal, images: !a.noImages });

@@ -43,13 +43,14 @@ export interface StageOptions {
 
 function requireAttack(exp: Experiment): void {
   if (exp.config.attack.name === 'none') {
-    throw new Error('reactivation stages need the backdoored experiment (attack badnets or blended), not attack "none"');
+    throw new Error('reactivation stages need a backdoored experiment (an attack such as badnets or blended), not attack "none"');
   }
 }
 
 /** The clean reference model trained with the same recipe and data as the experiment's backdoored one. */
 export function cleanExperiment(exp: Experiment, opts: StageOptions = {}): Experiment {
-  return new Experiment({ ...exp.config, attack: { ...exp.config.attack, name: 'none' } }, { log: opts.log, progress: opts.progress });
+  // The default poison rate of 'none', whatever the attack's (LC: 10%), so every attack shares one clean model.
+  return new Experiment({ ...exp.config, attack: { ...exp.config.attack, name: 'none', poisonRate: undefined } }, { log: opts.log, progress: opts.progress });
 }
 
 export async function subjectModel(exp: Experiment, subject: Subject, run: RunResult, opts: StageOptions = {}): Promise<SubjectModel> {

@@ -15,8 +15,8 @@ import { purify, Rates } from './purify';
 import { lmc, qra, qraTransfer, retune } from './reactivate';
 import { Experiment } from './runner';
 
-export type StudyAttack = 'badnets' | 'blended';
-export const STUDY_ATTACKS: readonly StudyAttack[] = ['badnets', 'blended'];
+export const STUDY_ATTACKS = ['badnets', 'blended', 'ssba', 'lc', 'sig', 'wanet'] as const;
+export type StudyAttack = (typeof STUDY_ATTACKS)[number];
 export const STUDY_DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] as const;
 
 export interface StudyConfig {
@@ -59,7 +59,8 @@ export function experimentConfig(study: StudyConfig, attack: StudyAttack | 'none
     dataDir: study.dataDir,
     runsDir: study.runsDir,
     seed,
-    attack: { name: attack, poisonRate: 0.05, target: 0 },
+    // The attack's default rate: 5%, or 10% for LC (every target-class image, as the spec describes).
+    attack: { name: attack, target: 0 },
     // The same shrinking as the notebooks' QUICK mode, so the two share cached artifacts.
     ...(study.quick ? { trainLimit: 4000, testLimit: 1000, train: { epochs: 2 } } : {}),
   };
@@ -93,6 +94,11 @@ function cost(study: StudyConfig, kind: CellKind, subject: string): number {
   return study.quick ? Math.max(1, c / 12) : c;
 }
 
+/** QRA targets: every defense but EP, the oracle that removes the backdoor by construction (as in notebook 03). */
+export function qraSubjects(defenses: string[]): string[] {
+  return defenses.filter((d) => d !== 'EP');
+}
+
 export const cellId = (kind: CellKind, attack: string, seed: number, subject: string) => `${kind}/${attack}/s${seed}/${subject}`;
 
 /** Every cell of the study, dependencies before dependants. */
@@ -121,8 +127,8 @@ export function planStudy(study: StudyConfig): Cell[] {
       }
       if (study.lmc) for (const s of ['clean', ...defenses]) add('lmc', attack, seed, s, startOf(s));
       if (study.qra) {
-        const qras = defenses.map((s) => add('qra', attack, seed, s, [retuned[s], clean]));
-        if (defenses.length > 1) add('transfer', attack, seed, 'all', qras);
+        const qras = qraSubjects(defenses).map((s) => add('qra', attack, seed, s, [retuned[s], clean]));
+        if (qras.length > 1) add('transfer', attack, seed, 'all', qras);
       }
     }
   }
@@ -182,7 +188,7 @@ export async function executeCell(study: StudyConfig, cell: Cell, opts: CellOpti
     case 'transfer': {
       // Every generator against every purified model: cheap evaluations, so they are not cached on their own.
       const e = exp(cell.attack);
-      const defenses = study.defenses.map((d) => getDefense(d).name);
+      const defenses = qraSubjects(study.defenses.map((d) => getDefense(d).name));
       const matrix: Record<string, Record<string, number>> = {};
       for (const from of defenses) {
         const r = await qra(e, from, studyQraConfig(study), stage);

@@ -27,7 +27,7 @@ export interface ReportOptions {
   log: (line: string) => void;
 }
 
-const ATTACK_LABEL: Record<string, string> = { badnets: 'BadNets', blended: 'Blended' };
+const ATTACK_LABEL: Record<string, string> = { badnets: 'BadNets', blended: 'Blended', ssba: 'SSBA', lc: 'LC', sig: 'SIG', wanet: 'WaNet' };
 const label = (a: string) => ATTACK_LABEL[a] ?? a;
 const pct = (s: Stat | null) => (s ? 100 * s.mean : NaN);
 const pctStd = (s: Stat | null) => (s && s.std !== null ? 100 * s.std : null);
@@ -139,7 +139,7 @@ export async function writeReport(study: StudyConfig, cells: Cell[], summaries: 
   const table = rows.length > 0
     ? toPaperLayout(rows, { methodOrder: r.methods, attackOrder: r.attacks.map(label), metricOrder: ['C-Acc', 'O-ASR', 'P-C-Acc', 'P-ASR', 'QRA-ASR'] })
     : null;
-  const caption = `${study.dataset}, cnn, 5% poisoning, target 0${study.quick ? ', QUICK mode' : ''}; seeds ${study.seeds.join(', ')}. ` +
+  const caption = `${study.dataset}, cnn, 5% poisoning (LC: 10%, target class only), target 0${study.quick ? ', QUICK mode' : ''}; seeds ${study.seeds.join(', ')}. ` +
     'C-Acc / O-ASR: the model as the defender leaves it (for "No defense", the backdoored model); P-*: after the retuning attack; ' +
     'QRA-ASR: ASR of that model on triggered inputs + δ (%).';
   if (table) {

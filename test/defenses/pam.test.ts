@@ -18,9 +18,7 @@ afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
 
 const small = { generatorFilters: 8, batchSize: 32, rounds: 2, unlearnEpochs: 4, pamLr: 0.05 };
 
-// Known gap, recorded rather than hidden: BTI's reversal does not yet find this synthetic trigger, and PAM
-// inherits that (ASR stays ~100%). test.failing passes while the assertion fails; when fixed, make it `test`.
-test.failing('PAM on a synthetic backdoored model: ASR drops by >= 50 points, accuracy within 10, input untouched', async () => {
+test('PAM on a synthetic backdoored model: ASR drops by >= 50 points, accuracy within 10, input untouched', async () => {
   const before = W.clone(run.trained.model.params);
   const r = await pam.purify(run.trained.model, defenseData(run), { ...pam.defaults, ...small, seed: 0 });
   const e = evaluate(r.model, run.data.test, run.poison.backdoorTest, 0);

@@ -21,13 +21,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { toTensor } from '../data/batches';
 import { Dataset } from '../data/dataset';
-import { cloneModel, createModel, defaultSpec, disposeModel, forward } from '../models/model';
+import { createModel, defaultSpec, disposeModel, forward } from '../models/model';
 import { Model } from '../models/spec';
 import { Rng } from '../rng';
 import { labelTensor } from '../train/augment';
 import { crossEntropy } from '../train/loss';
 import { createProgress, ProgressMode } from '../train/progress';
-import { cosineLr, Sgd } from '../train/sgd';
+import { train } from '../train/train';
 import { trainStep } from '../train/train';
 import { Trigger } from './trigger';
 
@@ -101,48 +101,22 @@ export interface RobustTrainOptions {
   progress?: ProgressMode;
 }
 
-/** PGD adversarial training of a small cnn (SGD, momentum 0.9, wd 5e-4, cosine schedule). */
-export function trainRobustModel(data: Dataset, o: RobustTrainOptions): { model: Model; history: { epoch: number; loss: number; adversarialAccuracy: number; seconds: number }[] } {
+/** PGD adversarial training of a small cnn (SGD, momentum 0.9, wd 5e-4, cosine schedule): the project's training loop with each batch replaced by its PGD examples. */
+export async function trainRobustModel(data: Dataset, o: RobustTrainOptions): Promise<{ model: Model; history: { epoch: number; loss: number; adversarialAccuracy: number; seconds: number }[] }> {
   const spec = defaultSpec('cnn', [data.height, data.width, data.channels], data.numClasses, { widths: o.widths });
   const init = createModel(spec, o.seed);
-  const model = cloneModel(init);
-  disposeModel(init);
-  const opt = new Sgd({ lr: o.lr, momentum: 0.9, weightDecay: 5e-4 });
-  const rng = Rng.derive(o.seed, 'lc-robust');
-  const steps = Math.ceil(data.n / o.batchSize);
-  const progress = createProgress('LC robust model', o.progress);
-  const history = [];
-  let step = 0;
   try {
-    for (let epoch = 1; epoch <= o.epochs; epoch++) {
-      const start = Date.now();
-      const order = rng.permutation(data.n);
-      let lossSum = 0;
-      let correct = 0;
-      for (let b = 0; b < steps; b++) {
-        const idx = order.subarray(b * o.batchSize, Math.min(data.n, (b + 1) * o.batchSize));
-        if (idx.length < 2) continue;
-        const x = toTensor(data, idx);
-        const y = labelTensor(data, idx);
-        const adv = pgd(model, x, y, { epsilon: o.epsilon, stepSize: (2.5 * o.epsilon) / o.attackSteps, steps: o.attackSteps, randomStart: rng, training: true });
-        const r = trainStep(model, opt, adv, y, cosineLr(o.lr, step++, steps * o.epochs));
-        tf.dispose([x, y, adv]);
-        lossSum += r.loss * idx.length;
-        correct += r.correct;
-        progress.step(b + 1, steps, `epoch ${epoch}/${o.epochs} adversarial loss ${(lossSum / ((b + 1) * o.batchSize)).toFixed(3)}`);
-      }
-      const summary = { epoch, loss: lossSum / data.n, adversarialAccuracy: correct / data.n, seconds: (Date.now() - start) / 1000 };
-      history.push(summary);
-      progress.epoch(`epoch ${epoch}/${o.epochs} adversarial loss ${summary.loss.toFixed(4)} adversarial acc ${(summary.adversarialAccuracy * 100).toFixed(1)}% ${summary.seconds.toFixed(1)}s`);
-    }
-  } catch (e) {
-    disposeModel(model);
-    throw e;
+    const out = await train(init, data, {
+      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, momentum: 0.9, weightDecay: 5e-4, schedule: 'cosine',
+      augment: { crop: 0, flip: false }, seed: o.seed, progress: o.progress, label: 'LC robust model',
+      perturbBatch: (model, x, y, rng) => pgd(model, x, y, {
+        epsilon: o.epsilon, stepSize: (2.5 * o.epsilon) / o.attackSteps, steps: o.attackSteps, randomStart: rng, training: true,
+      }),
+    });
+    return { model: out.model, history: out.history.map((h) => ({ epoch: h.epoch, loss: h.loss, adversarialAccuracy: h.trainAccuracy, seconds: h.seconds })) };
   } finally {
-    progress.done();
-    opt.dispose();
+    disposeModel(init);
   }
-  return { model, history };
 }
 
 /** The chosen images replaced by PGD adversarial examples of `model` (eval mode), as uint8 pixels. */

@@ -33,7 +33,7 @@ export async function attackAssets(config: ExperimentConfig, data: DataBundle, s
       const r = await store.getOrCompute('lc-robust', { robust: lc.robust, epsilon: lc.epsilon, seed: config.seed }, [data.key], {
         log: opts.log,
         compute: async (dir) => {
-          const out = trainRobustModel(train, { ...lc.robust, epsilon: lc.epsilon, seed: config.seed, progress: opts.progress });
+          const out = await trainRobustModel(train, { ...lc.robust, epsilon: lc.epsilon, seed: config.seed, progress: opts.progress });
           await saveModelArtifact(dir, out.model, { robust: 'pgd-adversarial-training' });
           await saveJson(dir, 'history.json', out.history);
           return out.model;

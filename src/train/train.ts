@@ -28,6 +28,11 @@ export interface TrainOptions {
   label?: string;
   /** Called after every epoch with the model as it stands (do not dispose it). */
   onEpoch?: (epoch: number, model: Model, summary: EpochSummary) => void;
+  /**
+   * Replaces each batch before its step, e.g. by adversarial examples against the model as it stands
+   * (adversarial training). Returns a new tensor, which is disposed after the step.
+   */
+  perturbBatch?: (model: Model, x: tf.Tensor4D, y: tf.Tensor1D, rng: Rng) => tf.Tensor4D;
 }
 
 export interface EpochSummary {
@@ -136,14 +141,17 @@ export async function train(initial: Model, data: Dataset, opts: TrainOptions): 
         const lr = opts.schedule === 'cosine' ? cosineLr(opts.lr, step, totalSteps) : opts.lr;
         const x = batchTensor(data, idx, opts.augment, rng);
         const y = labelTensor(data, idx);
+        let input = x;
         try {
-          const r = trainStep(model, opt, x, y, lr, opts.labelSmoothing ?? 0);
+          if (opts.perturbBatch) input = opts.perturbBatch(model, x, y, rng);
+          const r = trainStep(model, opt, input, y, lr, opts.labelSmoothing ?? 0);
           lossSum += r.loss * idx.length;
           correct += r.correct;
         } catch (e) {
           if (e instanceof DivergenceError) throw new DivergenceError(epoch, b + 1, e.loss);
           throw e;
         } finally {
+          if (input !== x) input.dispose();
           x.dispose();
           y.dispose();
         }

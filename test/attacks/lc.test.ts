@@ -64,9 +64,9 @@ describe('PGD', () => {
     disposeModel(model);
   });
 
-  test('adversarial training runs and reports its adversarial accuracy', () => {
+  test('adversarial training runs and reports its adversarial accuracy', async () => {
     const d = makeSyntheticDataset({ n: 128, seed: 2, height: 12 });
-    const out = trainRobustModel(d, { widths: [4, 8], epochs: 1, attackSteps: 1, batchSize: 32, lr: 0.05, epsilon: 8 / 255, seed: 0, progress: 'silent' });
+    const out = await trainRobustModel(d, { widths: [4, 8], epochs: 1, attackSteps: 1, batchSize: 32, lr: 0.05, epsilon: 8 / 255, seed: 0, progress: 'silent' });
     expect(out.history).toHaveLength(1);
     expect(out.history[0].adversarialAccuracy).toBeGreaterThanOrEqual(0);
     expect(Number.isFinite(out.history[0].loss)).toBe(true);

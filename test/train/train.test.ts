@@ -52,6 +52,22 @@ describe('train', () => {
     disposeModel(init);
   });
 
+  test('perturbBatch replaces every batch, its output is disposed, and an identity hook changes nothing', async () => {
+    const init = createModel(spec, 0);
+    const plain = await train(init, data, { ...base, epochs: 1 });
+    let calls = 0;
+    const tensors = tf.memory().numTensors;
+    const hooked = await train(init, data, { ...base, epochs: 1, perturbBatch: (_m, x) => { calls++; return x.clone(); } });
+    expect(calls).toBe(Math.ceil(data.n / base.batchSize));
+    expect(W.distance(plain.model.params, hooked.model.params)).toBe(0);
+    const own = Object.keys(hooked.model.params).length + Object.keys(hooked.model.state).length;
+    expect(tf.memory().numTensors).toBe(tensors + own);
+    // A hook that zeroes the images trains a different model.
+    const zeroed = await train(init, data, { ...base, epochs: 1, perturbBatch: (_m, x) => tf.zerosLike(x) });
+    expect(W.distance(plain.model.params, zeroed.model.params)).toBeGreaterThan(0);
+    [init, plain.model, hooked.model, zeroed.model].forEach(disposeModel);
+  });
+
   test('bad options are refused naming the field', async () => {
     const init = createModel(spec, 0);
     await expect(train(init, data, { ...base, epochs: 0 })).rejects.toThrow(/epochs/);

@@ -10,7 +10,7 @@ import { applyTrigger } from '../attacks/trigger';
 import { loadModelArtifact, saveModelArtifact } from '../models/artifact';
 import { loadModel, saveModel } from '../models/io';
 import { ParamRecord } from '../models/layers';
-import { evaluateQra, QRA_DEFAULTS, QraConfig, QraEvaluation, QraTrainingSet, trainQra, validateQraConfig } from '../reactivation/qra';
+import { evaluateQra, QRA_DEFAULTS, QraConfig, QraEvaluation, QraTrainingSet, trainQra, transferMatrix, validateQraConfig } from '../reactivation/qra';
 import { Rng } from '../rng';
 import { Model } from '../models/spec';
 import { buildRetuningSet, RETUNING_DEFAULTS, RetuningConfig, RetuningPoint, retuningAttack } from '../reactivation/retuning';
@@ -228,4 +228,41 @@ export async function qraTransfer(exp: Experiment, generator: ParamRecord, epsil
   }
   disposeModel(run.trained.model);
   return out;
+}
+
+/**
+ * The QRA transfer matrix of an experiment (cached): the generator trained against each subject in `from`,
+ * evaluated on every model in `to` (ASR with δ on the triggered test set). Keyed by the QRA artifacts, whose
+ * keys already cover the purified, retuned and clean models they were trained with.
+ */
+export async function qraTransferMatrix(exp: Experiment, from: Subject[], to: Subject[], config: Partial<QraConfig> = {},
+  opts: StageOptions & { retuning?: Partial<RetuningConfig> } = {}): Promise<{ matrix: Record<string, Record<string, number>>; key: string; cached: boolean }> {
+  requireAttack(exp);
+  const runs: QraStageResult[] = [];
+  for (const s of from) runs.push(await qra(exp, s, config, opts));
+  const epsilon = runs[0]?.config.epsilon ?? QRA_DEFAULTS.epsilon;
+  const run = await exp.run();
+  try {
+    const r = await exp.store.getOrCompute('qra-transfer', { from: runs.map((q) => q.subject), to, epsilon, target: run.config.attack.target },
+      [...runs.map((q) => q.key), run.keys.poison], {
+        log: opts.log,
+        compute: async (dir) => {
+          const models: Record<string, Model> = {};
+          try {
+            for (const s of to) models[s] = (await subjectModel(exp, s, run, opts)).model;
+            const matrix = transferMatrix(Object.fromEntries(runs.map((q) => [q.subject, q.generator])), models,
+              run.poison.backdoorTest!, run.config.attack.target, epsilon);
+            await saveJson(dir, 'transfer.json', { matrix });
+            return matrix;
+          } finally {
+            release(...Object.values(models).filter((m) => m !== run.trained.model));
+          }
+        },
+        load: async (dir) => (await loadJson<{ matrix: Record<string, Record<string, number>> }>(dir, 'transfer.json')).matrix,
+      });
+    return { matrix: r.value, key: r.key, cached: r.cached };
+  } finally {
+    for (const q of runs) Object.values(q.generator).forEach((t) => t.dispose());
+    disposeModel(run.trained.model);
+  }
 }

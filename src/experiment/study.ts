@@ -12,7 +12,7 @@ import { LmcPoint, LmcSummary } from '../analysis/lmc';
 import { getDefense } from '../defenses/registry';
 import { PartialConfigInput } from './config';
 import { purify, Rates } from './purify';
-import { lmc, qra, qraTransfer, retune } from './reactivate';
+import { lmc, qra, qraTransferMatrix, retune } from './reactivate';
 import { Experiment } from './runner';
 
 export const STUDY_ATTACKS = ['badnets', 'blended', 'ssba', 'lc', 'sig', 'wanet'] as const;
@@ -86,7 +86,7 @@ export function studyLmcTs(study: StudyConfig): number[] {
 
 const FULL_COST: Record<string, number> = {
   model: 260, FT: 40, EP: 45, FST: 40, SAM: 80, ANP: 150, BAU: 200, BTI: 170, PAM: 240,
-  retune: 30, lmc: 30, qra: 190, transfer: 30,
+  retune: 30, lmc: 45, qra: 190, transfer: 60,
 };
 
 function cost(study: StudyConfig, kind: CellKind, subject: string): number {
@@ -186,16 +186,9 @@ export async function executeCell(study: StudyConfig, cell: Cell, opts: CellOpti
       return { kind: 'qra', evaluation: r.evaluation, queries: r.queries, seconds: r.seconds, cached: r.cached, key: r.key, epsilon: r.config.epsilon };
     }
     case 'transfer': {
-      // Every generator against every purified model: cheap evaluations, so they are not cached on their own.
-      const e = exp(cell.attack);
       const defenses = qraSubjects(study.defenses.map((d) => getDefense(d).name));
-      const matrix: Record<string, Record<string, number>> = {};
-      for (const from of defenses) {
-        const r = await qra(e, from, studyQraConfig(study), stage);
-        matrix[from] = await qraTransfer(e, r.generator, r.config.epsilon, [...defenses, 'clean'], stage);
-        Object.values(r.generator).forEach((t) => t.dispose());
-      }
-      return { kind: 'transfer', matrix, seconds: (Date.now() - t0) / 1000, cached: false };
+      const r = await qraTransferMatrix(exp(cell.attack), defenses, [...defenses, 'clean'], studyQraConfig(study), stage);
+      return { kind: 'transfer', matrix: r.matrix, seconds: (Date.now() - t0) / 1000, cached: r.cached };
     }
     default:
       throw new Error(`unknown cell kind "${(cell as Cell).kind}"`);

@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { initEngine } from '../../src/engine/backend';
 import { Experiment } from '../../src/experiment/runner';
-import { lmc, qra, qraTransfer, retune } from '../../src/experiment/reactivate';
+import { lmc, qra, qraTransfer, qraTransferMatrix, retune } from '../../src/experiment/reactivate';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-stages-'));
 const exp = () => new Experiment({
@@ -48,4 +48,10 @@ test('the qra stage trains against a subject, evaluates three models, and is cac
   const transfer = await qraTransfer(exp(), again.generator, again.config.epsilon, ['clean', 'backdoored']);
   expect(transfer.backdoored).toBe(r.evaluation.asrPerturbed.backdoored);
   expect(transfer.clean).toBe(r.evaluation.asrPerturbed.clean);
+
+  // The cached matrix (one δ per batch shared by every model) gives the same numbers as per-model evaluation.
+  const m = await qraTransferMatrix(exp(), ['backdoored'], ['clean', 'backdoored'], cfg, { retuning: { epochs: 1, setSize: 300 } });
+  expect(m.cached).toBe(false);
+  expect(m.matrix).toEqual({ backdoored: { clean: transfer.clean, backdoored: transfer.backdoored } });
+  expect((await qraTransferMatrix(exp(), ['backdoored'], ['clean', 'backdoored'], cfg, { retuning: { epochs: 1, setSize: 300 } })).cached).toBe(true);
 });

@@ -100,9 +100,10 @@ export function collectResults(study: StudyConfig, cells: Cell[], summaries: Map
         pCleanAccuracy: stat(last.map((x) => x.cleanAccuracy)),
         pAsr: stat(last.map((x) => x.asr)),
         raCurve: meanCurve(ra.map((r) => r.history.map((h) => ({ epoch: h.epoch, asr: h.asr, cleanAccuracy: h.cleanAccuracy }))), 'epoch'),
-        qraAsr: stat(qra.map((q) => q.evaluation.asrPerturbed[Object.keys(q.evaluation.asrPerturbed)[0]])),
+        // The qra stage names the attacked model 'purified' (JSON round trips reorder keys, so never index by position).
+        qraAsr: stat(qra.map((q) => q.evaluation.asrPerturbed.purified)),
         qraAsrClean: stat(qra.map((q) => q.evaluation.asrPerturbed.clean)),
-        qraCleanAccuracy: stat(qra.map((q) => q.evaluation.cleanAccuracyPerturbed[Object.keys(q.evaluation.cleanAccuracyPerturbed)[0]])),
+        qraCleanAccuracy: stat(qra.map((q) => q.evaluation.cleanAccuracyPerturbed.purified)),
         qraQueries: qra.length > 0 ? qra[0].queries : null,
         lmc: meanCurve(lmc.map((l) => l.points.map((p) => ({ t: p.t, asr: p.asr, cleanAccuracy: p.cleanAccuracy }))), 't'),
         lmcTAsrAbove50: lmc.map((l) => l.summary.tAsrAbove50),

@@ -1,5 +1,6 @@
 import { checkClaims, spearman } from '../../src/report/claims';
-import { CLEAN, MethodResult, NO_DEFENSE, stat, StudyResults } from '../../src/report/studyResults';
+import { CellSummary, planStudy } from '../../src/experiment/study';
+import { CLEAN, collectResults, MethodResult, NO_DEFENSE, stat, StudyResults } from '../../src/report/studyResults';
 
 const s = (x: number) => stat([x]);
 
@@ -68,5 +69,24 @@ describe('claims', () => {
     expect(two.n).toBe(2);
     expect(stat([0.5])).toEqual({ mean: 0.5, std: null, n: 1 });
     expect(stat([NaN])).toBeNull();
+  });
+});
+
+describe('collectResults', () => {
+  test('reads the attacked model\'s QRA numbers by name, whatever the key order of the cached evaluation', () => {
+    const study = { dataset: 'synthetic' as const, attacks: ['badnets' as const], defenses: ['FST'], seeds: [0], quick: true,
+      runsDir: 'runs', pamRhos: [], retune: false, lmc: false, qra: true };
+    const cells = planStudy(study);
+    const summaries = new Map<string, CellSummary>();
+    // Keys in alphabetical order, as a JSON round trip through the cache may leave them.
+    summaries.set('qra/badnets/s0/FST', { kind: 'qra', queries: 1000, seconds: 1, cached: true, key: 'k', epsilon: 16 / 255, evaluation: {
+      asrPerturbed: { backdoored: 0.99, clean: 0.02, purified: 0.4 },
+      asrTriggerOnly: { backdoored: 0.99, clean: 0.01, purified: 0.03 },
+      cleanAccuracyPerturbed: { backdoored: 0.8, clean: 0.85, purified: 0.7 },
+    } });
+    const row = collectResults(study, cells, summaries).get('badnets', 'FST')!;
+    expect(row.qraAsr!.mean).toBe(0.4);
+    expect(row.qraAsrClean!.mean).toBe(0.02);
+    expect(row.qraCleanAccuracy!.mean).toBe(0.7);
   });
 });

@@ -31,6 +31,8 @@ const ATTACK_LABEL: Record<string, string> = { badnets: 'BadNets', blended: 'Ble
 const label = (a: string) => ATTACK_LABEL[a] ?? a;
 const pct = (s: Stat | null) => (s ? 100 * s.mean : NaN);
 const pctStd = (s: Stat | null) => (s && s.std !== null ? 100 * s.std : null);
+/** Error bars only where some value has a spread (one seed: none, rather than zero-height caps). */
+const errorsOf = (xs: (number | null)[]) => (xs.some((x) => x !== null) ? xs : undefined);
 
 /** Long-format rows of the Table 1 analogue: per method and attack, C-Acc / ASR as left by the defender, after RA, and QRA. */
 export function tableRows(r: StudyResults): ResultRow[] {
@@ -59,9 +61,9 @@ export function studyFigures(r: StudyResults): NamedFigure[] {
       categories: defenses.flatMap((m) => r.attacks.map((a) => `${m} · ${label(a)}`)),
       series: [
         { name: 'O-ASR (as purified)', values: defenses.flatMap((m) => r.attacks.map((a) => nullable(pct(r.get(a, m)?.oAsr ?? null)))),
-          errors: defenses.flatMap((m) => r.attacks.map((a) => pctStd(r.get(a, m)?.oAsr ?? null))), color: '#4c78a8' },
+          errors: errorsOf(defenses.flatMap((m) => r.attacks.map((a) => pctStd(r.get(a, m)?.oAsr ?? null)))), color: '#4c78a8' },
         { name: 'P-ASR (after RA)', values: defenses.flatMap((m) => r.attacks.map((a) => nullable(pct(r.get(a, m)?.pAsr ?? null)))),
-          errors: defenses.flatMap((m) => r.attacks.map((a) => pctStd(r.get(a, m)?.pAsr ?? null))), color: '#e45756', hatched: true },
+          errors: errorsOf(defenses.flatMap((m) => r.attacks.map((a) => pctStd(r.get(a, m)?.pAsr ?? null)))), color: '#e45756', hatched: true },
       ],
       xTitle: 'method · attack', yTitle: 'ASR (%)', yRange: [0, 100], height: 480,
     }),
@@ -94,9 +96,9 @@ export function studyFigures(r: StudyResults): NamedFigure[] {
       categories: withQra.flatMap((m) => r.attacks.map((a) => `${m} · ${label(a)}`)),
       series: [
         { name: 'purified model', values: withQra.flatMap((m) => r.attacks.map((a) => nullable(pct(r.get(a, m)?.qraAsr ?? null)))),
-          errors: withQra.flatMap((m) => r.attacks.map((a) => pctStd(r.get(a, m)?.qraAsr ?? null))), color: '#e45756' },
+          errors: errorsOf(withQra.flatMap((m) => r.attacks.map((a) => pctStd(r.get(a, m)?.qraAsr ?? null)))), color: '#e45756' },
         { name: 'clean model', values: withQra.flatMap((m) => r.attacks.map((a) => nullable(pct(r.get(a, m)?.qraAsrClean ?? null)))),
-          errors: withQra.flatMap((m) => r.attacks.map((a) => pctStd(r.get(a, m)?.qraAsrClean ?? null))), color: '#54a24b' },
+          errors: errorsOf(withQra.flatMap((m) => r.attacks.map((a) => pctStd(r.get(a, m)?.qraAsrClean ?? null)))), color: '#54a24b' },
       ],
       xTitle: 'defense · attack', yTitle: 'ASR with δ (%)', yRange: [0, 100], height: 480,
     }) });

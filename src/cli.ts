@@ -74,6 +74,7 @@ const commands: Record<string, CommandSpec> = {
       { name: 'set-size', type: 'int', help: 'size of the attacker\'s set', default: 1000 },
       { name: 'ra-epochs', type: 'int', help: 'RA epochs', default: 5 },
       { name: 'ra-lr', type: 'number', help: 'RA learning rate', default: 0.01 },
+      { name: 'config', type: 'string', help: 'settings of the defense whose model is retuned, as JSON, e.g. \'{"share":0.1}\'' },
       ...common.filter((o) => !['epochs', 'lr', 'batch-size'].includes(o.name)),
     ],
   },
@@ -234,7 +235,7 @@ async function runReactivation(name: 'retune' | 'lmc' | 'qra', a: ParsedArgs): P
   const victim = configFrom({ ...a, epochs: undefined, lr: undefined, batchSize: undefined }, a.attack as string);
   const exp = new Experiment(victim, { progress: a.progress as ProgressMode });
   const subject = a.defense as string;
-  const opts = { progress: a.progress as ProgressMode };
+  const opts = { progress: a.progress as ProgressMode, defenseConfig: a.config === undefined ? undefined : defenseConfigFrom({ config: a.config } as ParsedArgs) };
   if (name === 'retune') {
     const r = await retune(exp, subject, { poisonedCount: a.poisoned as number, setSize: a.setSize as number, epochs: a.raEpochs as number, lr: a.raLr as number }, opts);
     for (const h of r.history) console.log(`${r.subject} RA epoch ${h.epoch}: C-Acc ${pct(h.cleanAccuracy)}  ASR ${pct(h.asr)}`);

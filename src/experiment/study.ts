@@ -5,7 +5,6 @@
  * read from the cache, which keeps two workers from computing the same artifact.
  */
 import { disposeModel } from '../models/model';
-import { evaluate } from '../metrics';
 import { QraEvaluation } from '../reactivation/qra';
 import { RetuningPoint } from '../reactivation/retuning';
 import { LmcPoint, LmcSummary } from '../analysis/lmc';
@@ -193,14 +192,4 @@ export async function executeCell(study: StudyConfig, cell: Cell, opts: CellOpti
     default:
       throw new Error(`unknown cell kind "${(cell as Cell).kind}"`);
   }
-}
-
-/** The clean model's ASR under one attack's trigger (the reference row of the tables). */
-export async function cleanModelRates(study: StudyConfig, attack: StudyAttack, seed: number): Promise<Rates> {
-  const bd = await new Experiment(experimentConfig(study, attack, seed), { log: () => undefined, progress: 'silent' }).run();
-  const clean = await new Experiment(experimentConfig(study, 'none', seed), { log: () => undefined, progress: 'silent' }).run();
-  const e = evaluate(clean.trained.model, clean.data.test, bd.poison.backdoorTest!, 0);
-  disposeModel(clean.trained.model);
-  disposeModel(bd.trained.model);
-  return { cleanAccuracy: e.cleanAccuracy, asr: e.asr ?? NaN };
 }

@@ -124,4 +124,20 @@ describe('fast matmul gradients (explicit transposes)', () => {
     const second = tf.grad((x: tf.Tensor) => tf.sum(tf.square(tf.grad((y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y))))(q))))(p);
     expect(second.shape).toEqual([3, 5]);
   });
+
+  test('a weight larger than the batch takes the (b·gᵀ)ᵀ route and still matches the stock gradient', async () => {
+    const { installFastMatMulGradients, uninstallFastMatMulGradients } = await import('../../src/engine/matmulGradients');
+    for (const [as, bs] of [[[2, 6], [6, 8]], [[3, 2, 6], [3, 6, 8]]]) {
+      const a = tf.randomNormal(as, 0, 1, 'float32', 31);
+      const b = tf.randomNormal(bs, 0, 1, 'float32', 32);
+      const w = tf.randomNormal([...as.slice(0, -1), 8], 0, 1, 'float32', 33);
+      const f = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y), w));
+      uninstallFastMatMulGradients();
+      const stock = tf.grads(f)([a, b]);
+      installFastMatMulGradients();
+      const fast = tf.grads(f)([a, b]);
+      expect(maxAbsDiff(fast[0], stock[0])).toBeLessThan(1e-5);
+      expect(maxAbsDiff(fast[1], stock[1])).toBeLessThan(1e-5);
+    }
+  });
 });

@@ -107,7 +107,7 @@ const commands: Record<string, CommandSpec> = {
     summary: 'the whole study (models → defenses → RA, LMC, QRA) on worker threads, then a report under reports/<run>/',
     options: [
       { name: 'quick', type: 'flag', help: 'shrunk data, epochs and QRA: the whole graph in a few minutes (CI)' },
-      { name: 'attacks', type: 'list', help: 'attacks, comma-separated', default: 'badnets,blended' },
+      { name: 'attacks', type: 'list', help: 'attacks, comma-separated (default: badnets,blended,ssba,lc, the paper\'s four; with --quick: badnets,blended)' },
       { name: 'defenses', type: 'list', help: 'defenses, comma-separated (default: every registered one)' },
       { name: 'seeds', type: 'list', help: 'seeds, comma-separated; more than one gives mean ± std', default: '0' },
       { name: 'pam-rhos', type: 'list', help: 'PAM ablation: extra ρ values, each purified and retuned (e.g. 0,0.3,0.7,0.9)' },
@@ -269,7 +269,7 @@ async function runReproduce(a: ParsedArgs): Promise<number> {
     if (!Number.isFinite(n)) throw new UsageError(`reproduce: --${what} must be numbers (got "${x}")`);
     return n;
   });
-  const attacks = list(a.attacks);
+  const attacks = a.attacks === undefined ? (a.quick ? ['badnets', 'blended'] : ['badnets', 'blended', 'ssba', 'lc']) : list(a.attacks);
   const { STUDY_ATTACKS } = await import('./experiment/study');
   for (const x of attacks) {
     if (!(STUDY_ATTACKS as readonly string[]).includes(x)) throw new UsageError(`reproduce: unknown attack "${x}" (attacks: ${STUDY_ATTACKS.join(', ')})`);

@@ -85,11 +85,14 @@ export function studyLmcTs(study: StudyConfig): number[] {
 
 const FULL_COST: Record<string, number> = {
   model: 260, FT: 40, EP: 45, FST: 40, SAM: 80, ANP: 150, BAU: 200, BTI: 170, PAM: 240,
-  retune: 30, lmc: 45, qra: 190, transfer: 60,
+  retune: 30, lmc: 45, qra: 130, transfer: 60,
 };
+/** Backdoored models whose attack first builds an asset: SSBA's encoder (~40 s), LC's robust model and PGD (~4 min). */
+const MODEL_COST: Record<string, number> = { ssba: 300, lc: 480 };
 
-function cost(study: StudyConfig, kind: CellKind, subject: string): number {
-  const c = kind === 'purify' ? FULL_COST[parseSubject(subject).defense] ?? 120 : FULL_COST[kind] ?? 60;
+function cost(study: StudyConfig, kind: CellKind, subject: string, attack: string): number {
+  const c = kind === 'purify' ? FULL_COST[parseSubject(subject).defense] ?? 120
+    : kind === 'model' ? MODEL_COST[attack] ?? FULL_COST.model : FULL_COST[kind] ?? 60;
   return study.quick ? Math.max(1, c / 12) : c;
 }
 
@@ -106,7 +109,7 @@ export function planStudy(study: StudyConfig): Cell[] {
   const cells: Cell[] = [];
   const add = (kind: CellKind, attack: StudyAttack | 'none', seed: number, subject: string, deps: string[]) => {
     const id = cellId(kind, attack, seed, subject);
-    cells.push({ id, kind, attack, seed, subject, deps, cost: cost(study, kind, subject) });
+    cells.push({ id, kind, attack, seed, subject, deps, cost: cost(study, kind, subject, attack) });
     return id;
   };
   const defenses = study.defenses.map((d) => getDefense(d).name);

@@ -137,6 +137,9 @@ export function craftAdversarial(model: Model, chosen: Dataset, o: Omit<PgdOptio
       for (let k = 0; k < pixels.length; k++) out[b * bs * size + k] = pixels[k];
       tf.dispose([x, y, adv, rounded]);
       progress.step(b + 1, batches, `${Math.min(chosen.n, (b + 1) * bs)}/${chosen.n} images, ${o.steps} steps`);
+      if ((b + 1) % Math.max(1, Math.ceil(batches / 4)) === 0 || b + 1 === batches) {
+        progress.epoch(`${Math.min(chosen.n, (b + 1) * bs)}/${chosen.n} images crafted (${o.steps} steps)`);
+      }
     }
   } finally {
     progress.done();

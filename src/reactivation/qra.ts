@@ -242,6 +242,10 @@ export async function trainQra(set: QraTrainingSet, models: { purified: Model; r
       }
       history.push({ epoch, loss: lossSum / set.data.n });
       progress.step(epoch, c.epochs, `loss ${(lossSum / set.data.n).toFixed(4)}`);
+      // Line mode (notebooks, logs): every fifth epoch, so a 50-epoch run prints ten lines.
+      if (epoch % 5 === 0 || epoch === c.epochs) {
+        progress.epoch(`epoch ${epoch}/${c.epochs} loss ${(lossSum / set.data.n).toFixed(4)} ${((Date.now() - start) / 1000).toFixed(0)}s`);
+      }
     }
   } finally {
     progress.done();

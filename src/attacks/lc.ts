@@ -18,8 +18,8 @@
  * - The corner pattern keeps its 3×3 size at the corners of any image size; BackdoorBench resizes its
  *   32×32 mask with nearest-neighbour interpolation for other sizes.
  * Measured on full Fashion-MNIST (cnn 16-32-64, 4 epochs, seed 0), C-Acc / ASR: the default rate 0.1 (every
- * target-class image) 83.94% / 88.14%; rate 0.05 91.45% / 65.44%; rate 0.05 with ε = 16/255 91.29% / 68.66%. Neither reaches the
- * 90% ASR / 89% C-Acc targets; the default keeps the spec's rate and ε.
+ * target-class image) 83.94% / 88.14%; rate 0.05 91.45% / 65.44%; rate 0.05 with ε = 16/255 91.29% / 68.66%.
+ * None reaches the 90% ASR / 89% C-Acc targets; the default keeps the spec's rate and ε.
  */
 import * as tf from '@tensorflow/tfjs';
 import { toTensor } from '../data/batches';

@@ -307,22 +307,11 @@ export function evaluateQra(gen: ParamRecord, models: Record<string, Model>, tes
  * classifies the same perturbed batch (evaluateQra would recompute δ per model). Row: generator, column: model.
  */
 export function transferMatrix(generators: Record<string, ParamRecord>, models: Record<string, Model>, backdoorTest: Dataset,
-  target: number, epsilon: number, batchSize = 500): Record<string, Record<string, number>> {
+  target: number, epsilon: number): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};
-  const names = Object.keys(models);
   for (const [g, gen] of Object.entries(generators)) {
-    const preds: Record<string, Int32Array> = Object.fromEntries(names.map((m) => [m, new Int32Array(backdoorTest.n)]));
-    for (let s = 0; s < backdoorTest.n; s += batchSize) {
-      const idx = Int32Array.from({ length: Math.min(batchSize, backdoorTest.n - s) }, (_, i) => s + i);
-      const xt = tf.tidy(() => perturb(gen, batchTensor(backdoorTest, idx), epsilon));
-      for (const m of names) {
-        const p = tf.tidy(() => tf.argMax(forward(models[m], xt, { training: false }), 1));
-        preds[m].set(p.dataSync() as Int32Array, s);
-        p.dispose();
-      }
-      xt.dispose();
-    }
-    out[g] = Object.fromEntries(names.map((m) => [m, attackSuccessRate(preds[m], backdoorTest.labels, target)]));
+    const { perturbed } = predictAll(models, gen, backdoorTest, epsilon, false);
+    out[g] = Object.fromEntries(Object.keys(models).map((m) => [m, attackSuccessRate(perturbed[m], backdoorTest.labels, target)]));
   }
   return out;
 }

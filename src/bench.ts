@@ -3,7 +3,9 @@
  *   1. matmul roofline (1024² GEMM) and conv-layer training (forward + both gradients) GFLOP/s;
  *   2. per model: training and inference images/s on the active backend (28x28x1 inputs, batch 128);
  *   3. the same training step with stock gradients on stock wasm and cpu, and the speed-up;
- *   4. numTensors before and after an epoch, and peak RSS over one epoch of full Fashion-MNIST.
+ *   4. numTensors before and after an epoch, and peak RSS over one epoch of full Fashion-MNIST;
+ *   5. evaluation: the fused inference kernels vs the TF.js forward pass, and one 21-point LMC path over
+ *      the full test set (10,000 clean + 9,000 BadNets images), the issue's ≤ 60 s target.
  * Each timing is the median of several repeats. Results go to stdout (Markdown) and reports/bench.json.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -15,6 +17,10 @@ import { installFastMatMulGradients, uninstallFastMatMulGradients } from './engi
 import { loadFashionMnist } from './data/fashionMnist';
 import { Dataset } from './data/dataset';
 import { createModel, defaultSpec, disposeModel, forward } from './models/model';
+import { InferenceInput, InferenceModel } from './models/inference';
+import { DEFAULT_TS, linearPath } from './analysis/lmc';
+import { badnets } from './attacks/badnets';
+import { backdoorTestSet } from './attacks/poison';
 import { Model, ModelSpec } from './models/spec';
 import { Sgd } from './train/sgd';
 import { train, trainStep } from './train/train';
@@ -104,6 +110,51 @@ async function stockStep(backend: 'wasm' | 'cpu', spec: ModelSpec, batch: number
   }
 }
 
+/**
+ * Eval-mode throughput of the fused kernels vs `forward` (batch 500, as evaluation uses), and the wall
+ * time of one LMC path. The path runs between two differently initialised models whose batch-norm
+ * statistics were shifted so every stage does real work; its cost does not depend on the weights.
+ */
+async function evaluationBench(spec: ModelSpec): Promise<Record<string, unknown>> {
+  console.log('\n## Evaluation: fused kernels and one LMC path\n');
+  const batch = 500;
+  const model = createModel(spec, 0);
+  const x = tf.randomUniform([batch, ...spec.inputShape], 0, 1, 'float32', 3) as tf.Tensor4D;
+  const inference = new InferenceModel(model);
+  const input = new InferenceInput(x.dataSync() as Float32Array, batch, spec.inputShape);
+  const plainMs = timeMs(() => tf.tidy(() => { tf.argMax(forward(model, x), 1).dataSync(); }), quick ? 3 : 9);
+  const fusedMs = timeMs(() => {
+    const logits = inference.logits(input);
+    tf.tidy(() => tf.argMax(logits, 1).dataSync());
+    logits.dispose();
+  }, quick ? 3 : 9);
+  input.dispose();
+  tf.dispose(x);
+  console.log(`cnn eval-mode forward, batch ${batch}: TF.js ${(batch * 1000 / plainMs).toFixed(0)} img/s, fused ` +
+    `(${inference.fusedStageCount} stages) ${(batch * 1000 / fusedMs).toFixed(0)} img/s: ${(plainMs / fusedMs).toFixed(2)}x`);
+
+  let test: Dataset;
+  try {
+    test = (await loadFashionMnist({ split: 'test' })).test;
+  } catch {
+    const { makeSyntheticDataset } = await import('./data/synthetic');
+    test = makeSyntheticDataset({ n: 10000, seed: 1, height: 28 });
+  }
+  if (quick) test = { ...test, n: 1000, images: test.images.subarray(0, 1000 * 784), labels: test.labels.subarray(0, 1000) };
+  const backdoor = backdoorTestSet(test, badnets(), 0);
+  const other = createModel(spec, 1);
+  const ts = quick ? [0, 0.5, 1] : DEFAULT_TS;
+  const t0 = performance.now();
+  linearPath(model, other, test, backdoor, 0, { ts });
+  const lmcS = (performance.now() - t0) / 1000;
+  disposeModel(model);
+  disposeModel(other);
+  console.log(`one LMC path: ${ts.length} points × ${(test.n + backdoor.n).toLocaleString()} images (${test.name} + ` +
+    `BadNets) in ${lmcS.toFixed(1)} s (target ≤ 60 s for 21 points on the full test set)`);
+  return { batch, plainImgS: batch * 1000 / plainMs, fusedImgS: batch * 1000 / fusedMs, fusedStages: inference.fusedStageCount,
+    lmc: { points: ts.length, images: test.n + backdoor.n, seconds: lmcS } };
+}
+
 async function main(): Promise<void> {
   const engine = await initEngine();
   const out: Record<string, unknown> = { date: new Date().toISOString(), engine, node: process.version, batch: BATCH };
@@ -183,6 +234,8 @@ async function main(): Promise<void> {
     `model) + ${momentumTensors} (momentum buffers) + ${growth} unaccounted; ${after} after disposing both models`);
   console.log(`peak resident memory: ${peakRssMb.toFixed(0)} MB`);
   out.epoch = { source, seconds: epochS, imgS: data.n / epochS, numTensorsBefore: before, numTensorsEndOfEpoch: counts[0], trainedModelTensors: modelTensors, momentumTensors, unaccountedTensors: growth, numTensorsAfter: after, peakRssMb };
+
+  out.evaluation = await evaluationBench(spec);
 
   const file = path.resolve('reports', 'bench.json');
   fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -6,15 +6,20 @@
  * Batch norm is an explicit choice: 'interpolate' mixes the running statistics like every other tensor;
  * 'recompute' re-estimates them at each θ(t) from clean data (cumulative average over training-mode
  * passes, as torch's momentum=None), since interpolated statistics need not match interpolated weights.
+ *
+ * Cost: every point is a forward pass over the full clean and backdoor test sets. All points are built
+ * first and each batch is then run through all of them (models/inference: fused kernels on wasm), so a
+ * batch is assembled once per path rather than once per point.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Dataset } from '../data/dataset';
-import { accuracy, attackSuccessRate } from '../metrics';
+import { accuracy, attackSuccessRate, EVAL_BATCH } from '../metrics';
 import { BatchStats, ParamRecord } from '../models/layers';
 import { forward } from '../models/model';
+import { InferenceInput, InferenceModel } from '../models/inference';
 import { Model } from '../models/spec';
 import * as W from '../models/weights';
-import { batchTensor } from '../train/augment';
+import { batchArray, batchTensor } from '../train/augment';
 import { disposeStats } from '../train/train';
 
 export type BatchNormMode = 'interpolate' | 'recompute';
@@ -83,36 +88,51 @@ export function recomputeBatchNorm(model: Model, data: Dataset, batchSize = 500)
   }
 }
 
-/** Accuracy-style rate and mean cross-entropy of `labels` (true labels, or the target for the backdoor set). */
-function rateAndLoss(model: Model, d: Dataset, lossLabel: (i: number) => number, batchSize = 500): { preds: Int32Array; loss: number } {
-  const preds = new Int32Array(d.n);
-  let lossSum = 0;
+/**
+ * Predictions and mean cross-entropy towards `lossLabel` (the true label, or the target for the backdoor
+ * set) for several models over one dataset. Each batch is built and loaded once and then run through
+ * every model: an LMC path evaluates all its points batch by batch.
+ */
+function predictionsAndLosses(models: InferenceModel[], d: Dataset, lossLabel: (i: number) => number,
+  batchSize = EVAL_BATCH): { preds: Int32Array; loss: number }[] {
+  const out = models.map(() => ({ preds: new Int32Array(d.n), loss: 0 }));
   for (let start = 0; start < d.n; start += batchSize) {
     const idx = Int32Array.from({ length: Math.min(batchSize, d.n - start) }, (_, i) => start + i);
-    const y = Int32Array.from(idx, lossLabel);
-    const [p, l] = tf.tidy(() => {
-      const logits = forward(model, batchTensor(d, idx), { training: false });
-      const nll = tf.neg(tf.sum(tf.mul(tf.oneHot(tf.tensor1d(y, 'int32'), logits.shape[1]), tf.logSoftmax(logits))));
-      return [tf.argMax(logits, 1), nll];
-    });
-    preds.set(p.dataSync() as Int32Array, start);
-    lossSum += l.dataSync()[0];
-    tf.dispose([p, l]);
+    const input = new InferenceInput(batchArray(d, idx), idx.length, models[0].model.spec.inputShape);
+    const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from(idx, lossLabel), 'int32'), models[0].model.spec.numClasses));
+    try {
+      models.forEach((m, k) => {
+        const logits = m.logits(input);
+        const [p, l] = tf.tidy(() => [tf.argMax(logits, 1), tf.neg(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits))))]);
+        out[k].preds.set(p.dataSync() as Int32Array, start);
+        out[k].loss += l.dataSync()[0];
+        tf.dispose([logits, p, l]);
+      });
+    } finally {
+      oneHot.dispose();
+      input.dispose();
+    }
   }
-  return { preds, loss: lossSum / d.n };
+  for (const o of out) o.loss /= d.n;
+  return out;
+}
+
+function evaluatePoints(models: Model[], ts: number[], test: Dataset, backdoorTest: Dataset, target: number): LmcPoint[] {
+  const inference = models.map((m) => new InferenceModel(m));
+  const clean = predictionsAndLosses(inference, test, (i) => test.labels[i]);
+  // Backdoor loss: cross-entropy towards the target class, so it falls as the backdoor returns.
+  const bd = predictionsAndLosses(inference, backdoorTest, () => target);
+  return ts.map((t, k) => ({
+    t,
+    cleanAccuracy: accuracy(clean[k].preds, test.labels),
+    asr: attackSuccessRate(bd[k].preds, backdoorTest.labels, target),
+    cleanLoss: clean[k].loss,
+    backdoorLoss: bd[k].loss,
+  }));
 }
 
 export function evaluatePoint(model: Model, test: Dataset, backdoorTest: Dataset, target: number, t: number): LmcPoint {
-  const clean = rateAndLoss(model, test, (i) => test.labels[i]);
-  // Backdoor loss: cross-entropy towards the target class, so it falls as the backdoor returns.
-  const bd = rateAndLoss(model, backdoorTest, () => target);
-  return {
-    t,
-    cleanAccuracy: accuracy(clean.preds, test.labels),
-    asr: attackSuccessRate(bd.preds, backdoorTest.labels, target),
-    cleanLoss: clean.loss,
-    backdoorLoss: bd.loss,
-  };
+  return evaluatePoints([model], [t], test, backdoorTest, target)[0];
 }
 
 export function summarise(points: LmcPoint[], distance: number): LmcSummary {
@@ -131,16 +151,19 @@ export function linearPath(a: Model, b: Model, test: Dataset, backdoorTest: Data
   const mode = opts.batchNorm ?? 'interpolate';
   if (mode === 'recompute' && !opts.statsData) throw new Error('linearPath: batchNorm "recompute" needs statsData (clean images)');
   if (ts.some((t) => !Number.isFinite(t))) throw new Error('linearPath: every t must be a finite number');
-  const points: LmcPoint[] = [];
-  for (const t of ts) {
-    const m = interpolateModel(a, b, t, mode);
-    try {
+  const models: Model[] = [];
+  try {
+    for (const t of ts) {
+      const m = interpolateModel(a, b, t, mode);
+      models.push(m);
       if (mode === 'recompute') recomputeBatchNorm(m, opts.statsData!, opts.statsBatchSize);
-      points.push(evaluatePoint(m, test, backdoorTest, target, t));
-    } finally {
+    }
+    const points = evaluatePoints(models, ts, test, backdoorTest, target);
+    return { points, summary: summarise(points, W.distance(a.params, b.params)) };
+  } finally {
+    for (const m of models) {
       W.dispose(m.params);
       W.dispose(m.state);
     }
   }
-  return { points, summary: summarise(points, W.distance(a.params, b.params)) };
 }

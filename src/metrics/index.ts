@@ -4,17 +4,24 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Dataset } from '../data/dataset';
-import { forward } from '../models/model';
+import { InferenceInput, InferenceModel } from '../models/inference';
 import { Model } from '../models/spec';
-import { batchTensor } from '../train/augment';
+import { batchArray } from '../train/augment';
 
-export function predict(model: Model, d: Dataset, batchSize = 500): Int32Array {
+/** Images per evaluation batch (LMC uses the same, so its endpoints match `evaluate` exactly). */
+export const EVAL_BATCH = 500;
+
+export function predict(model: Model, d: Dataset, batchSize = EVAL_BATCH): Int32Array {
   const out = new Int32Array(d.n);
+  const inference = new InferenceModel(model);
   for (let start = 0; start < d.n; start += batchSize) {
     const idx = new Int32Array(Math.min(batchSize, d.n - start)).map((_, i) => start + i);
-    const preds = tf.tidy(() => tf.argMax(forward(model, batchTensor(d, idx), { training: false }), 1));
+    const input = new InferenceInput(batchArray(d, idx), idx.length, model.spec.inputShape);
+    const logits = inference.logits(input);
+    const preds = tf.tidy(() => tf.argMax(logits, 1));
     out.set(preds.dataSync() as Int32Array, start);
-    preds.dispose();
+    tf.dispose([logits, preds]);
+    input.dispose();
   }
   return out;
 }

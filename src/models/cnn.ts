@@ -4,8 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../rng';
-import { avgPool2, batchNormRelu, conv, initBatchNorm, initConv, ParamRecord } from './layers';
-import { ArchitectureImpl } from './spec';
+import { avgPool2, BatchStats, batchNormRelu, conv, ForwardOptions, initBatchNorm, initConv, ParamRecord } from './layers';
+import { ArchitectureImpl, Model } from './spec';
 
 export const cnn: ArchitectureImpl = {
   init(spec, seed) {
@@ -22,14 +22,7 @@ export const cnn: ArchitectureImpl = {
   },
 
   features(model, x, opts, stats) {
-    const { params, state, spec } = model;
-    let h: tf.Tensor4D = x;
-    spec.widths.forEach((_, i) => {
-      h = batchNormRelu(params, state, `stage${i}/bn`, conv(params, `stage${i}/conv`, h), opts, stats);
-      if (i < spec.widths.length - 1) h = avgPool2(h, opts);
-    });
-    // Flattening keeps where things are; a global average would blur the location of small triggers.
-    return h.reshape([h.shape[0], -1]) as tf.Tensor2D;
+    return cnnFeaturesFrom(model, x, 0, opts, stats);
   },
 
   featureDim(spec) {
@@ -41,3 +34,19 @@ export const cnn: ArchitectureImpl = {
     return h * w * spec.widths[spec.widths.length - 1];
   },
 };
+
+/**
+ * The stages from `first` on, given the input of that stage (for first > 0: the pooled output of the
+ * stage before). Inference runs stage 0 in a fused kernel and the rest here.
+ */
+export function cnnFeaturesFrom(model: Model, x: tf.Tensor4D, first: number, opts: ForwardOptions,
+  stats?: BatchStats): tf.Tensor2D {
+  const { params, state, spec } = model;
+  let h: tf.Tensor4D = x;
+  for (let i = first; i < spec.widths.length; i++) {
+    h = batchNormRelu(params, state, `stage${i}/bn`, conv(params, `stage${i}/conv`, h), opts, stats);
+    if (i < spec.widths.length - 1) h = avgPool2(h, opts);
+  }
+  // Flattening keeps where things are; a global average would blur the location of small triggers.
+  return h.reshape([h.shape[0], -1]) as tf.Tensor2D;
+}

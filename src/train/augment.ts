@@ -15,6 +15,11 @@ export interface AugmentOptions {
 }
 
 export function batchTensor(d: Dataset, indices: ArrayLike<number>, augment?: AugmentOptions, rng?: Rng): tf.Tensor4D {
+  return tf.tensor4d(batchArray(d, indices, augment, rng), [indices.length, d.height, d.width, d.channels]);
+}
+
+/** The batch as NHWC floats in [0, 1], before it becomes a tensor. */
+export function batchArray(d: Dataset, indices: ArrayLike<number>, augment?: AugmentOptions, rng?: Rng): Float32Array {
   const { height: h, width: w, channels: c } = d;
   const size = h * w * c;
   const out = new Float32Array(indices.length * size);
@@ -43,7 +48,7 @@ export function batchTensor(d: Dataset, indices: ArrayLike<number>, augment?: Au
       }
     }
   }
-  return tf.tensor4d(out, [indices.length, h, w, c]);
+  return out;
 }
 
 export function labelTensor(d: Dataset, indices: ArrayLike<number>): tf.Tensor1D {

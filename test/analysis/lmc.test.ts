@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -27,7 +28,9 @@ afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
 test('t = 0 and t = 1 reproduce the endpoint metrics exactly', () => {
   const { test, } = bd.data;
   const backdoorTest = bd.poison.backdoorTest!;
+  const before = tf.memory().numTensors;
   const path01 = linearPath(clean.trained.model, bd.trained.model, test, backdoorTest, 0, { ts: [0, 1] });
+  expect(tf.memory().numTensors).toBe(before);
   const ea = evaluate(clean.trained.model, test, backdoorTest, 0);
   const eb = evaluate(bd.trained.model, test, backdoorTest, 0);
   expect(path01.points[0].cleanAccuracy).toBe(ea.cleanAccuracy);

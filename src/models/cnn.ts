@@ -37,7 +37,7 @@ export const cnn: ArchitectureImpl = {
 
 /**
  * The stages from `first` on, given the input of that stage (for first > 0: the pooled output of the
- * stage before). Inference runs stage 0 in a fused kernel and the rest here.
+ * stage before). Inference runs the leading stages in fused kernels and any that are left here.
  */
 export function cnnFeaturesFrom(model: Model, x: tf.Tensor4D, first: number, opts: ForwardOptions,
   stats?: BatchStats): tf.Tensor2D {

@@ -16,6 +16,8 @@ import { forward, head } from './model';
 import { Model, ModelSpec } from './spec';
 
 const chains = new Map<string, ConvBnReluPoolChain>();
+/** The batch each chain currently holds: a chain has one input buffer, shared by every model of its shape. */
+const loadedInput = new WeakMap<ConvBnReluPoolChain, InferenceInput>();
 
 /**
  * The cnn's leading conv–BN–ReLU(–pool) stages that the fused kernels can run: all of them for the
@@ -64,17 +66,18 @@ export class InferenceInput {
     return this.tensor;
   }
 
-  /** The fused kernels hold one batch at a time; load this one unless it is already there. */
-  loadInto(chain: ConvBnReluPoolChain & { loaded?: InferenceInput }): void {
-    if (chain.loaded !== this) {
+  /** Load this batch into the chain unless it is already there (LMC: once per batch for all points). */
+  loadInto(chain: ConvBnReluPoolChain): void {
+    if (loadedInput.get(chain) !== this) {
       chain.setInput(this.images, this.n);
-      chain.loaded = this;
+      loadedInput.set(chain, this);
     }
   }
 
   dispose(): void {
     this.tensor?.dispose();
     this.tensor = undefined;
+    for (const chain of chains.values()) if (loadedInput.get(chain) === this) loadedInput.delete(chain);
   }
 }
 

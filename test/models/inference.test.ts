@@ -74,3 +74,17 @@ test('other backends use forward', async () => {
 test('an input that is not n images of the model shape is refused', () => {
   expect(() => new InferenceInput(new Float32Array(10), 1, [28, 28, 1])).toThrow(/10 values is not 1 images/);
 });
+
+test('batches that take turns in the shared kernel buffer each get their own logits', () => {
+  const spec = defaultSpec('cnn', [28, 28, 1], 10);
+  const model = trainedLooking(spec, 3);
+  const inference = new InferenceModel(model);
+  const batches = [4, 5].map((seed) => new InferenceInput(tf.randomUniform([3, 28, 28, 1], 0, 1, 'float32', seed).dataSync() as Float32Array, 3, spec.inputShape));
+  const read = (i: number) => { const l = inference.logits(batches[i]); const v = Array.from(l.dataSync()); l.dispose(); return v; };
+  const first = [read(0), read(1)];
+  expect(first[0]).not.toEqual(first[1]);
+  expect(read(0)).toEqual(first[0]);
+  expect(read(1)).toEqual(first[1]);
+  batches.forEach((b) => b.dispose());
+  disposeModel(model);
+});

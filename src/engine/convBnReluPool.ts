@@ -1,7 +1,7 @@
 /**
- * The cnn's pooled blocks for inference, each in one pass: 3×3 'same' convolution → per-channel affine
- * (batch norm folded into scale and shift) → ReLU → 2×2 average pooling, written straight from SIMD
- * registers, chained so that each block writes the zero-padded input of the next.
+ * The cnn's blocks for inference, each in one pass: 3×3 'same' convolution → per-channel affine (batch
+ * norm folded into scale and shift) → ReLU (→ 2×2 average pooling), written straight from SIMD registers,
+ * chained so that each block writes the zero-padded input of the next.
  *
  * Why hand-written kernels: on wasm the first block cost more than either wide convolution after it.
  * With one input channel its convolution is a K = 9 matrix product (XNNPACK reaches ~4.7 GMAC/s on it,

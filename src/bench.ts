@@ -112,8 +112,8 @@ async function stockStep(backend: 'wasm' | 'cpu', spec: ModelSpec, batch: number
 
 /**
  * Eval-mode throughput of the fused kernels vs `forward` (batch 500, as evaluation uses), and the wall
- * time of one LMC path. The path runs between two differently initialised models whose batch-norm
- * statistics were shifted so every stage does real work; its cost does not depend on the weights.
+ * time of one LMC path. The path runs between two differently initialised (untrained) models: every
+ * point does the same arithmetic whatever the weights, so the time is that of a path between real models.
  */
 async function evaluationBench(spec: ModelSpec): Promise<Record<string, unknown>> {
   console.log('\n## Evaluation: fused kernels and one LMC path\n');

@@ -3,6 +3,7 @@
  * Command-line entry point: `superficial-safety <command> [options]`.
  */
 import { CommandSpec, formatHelp, parseArgs, ParsedArgs, UsageError } from './cli/args';
+import { cellCommand, clusterReproduceOptions } from './cli/cluster';
 import { provisionFashionMnist } from './data/provision';
 import { initEngine } from './engine/backend';
 import { ConfigError, PartialConfigInput } from './experiment/config';
@@ -11,7 +12,7 @@ import { Experiment, RunResult } from './experiment/runner';
 import { DefenseConfigError } from './defenses/config';
 import { defenseNames } from './defenses/registry';
 import { ProgressMode } from './train/progress';
-import type { StudyAttack } from './experiment/study';
+import type { StudyAttack, StudyConfig } from './experiment/study';
 
 const common = [
   { name: 'dataset', type: 'string', help: 'dataset', default: 'fashion-mnist', choices: ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] },
@@ -120,9 +121,11 @@ const commands: Record<string, CommandSpec> = {
       { name: 'out', type: 'string', help: 'report directory (default reports/<timestamp>)' },
       { name: 'runs-dir', type: 'string', help: 'artifact cache directory', default: 'runs' },
       { name: 'backend', type: 'string', help: 'force a TF.js backend in the workers', choices: ['node', 'wasm', 'cpu'] },
+      ...clusterReproduceOptions,
       { name: 'help', type: 'flag', help: 'show this help' },
     ],
   },
+  cell: cellCommand,
   data: {
     name: 'data',
     summary: 'make Fashion-MNIST available (Debian package when root, else download) and say what was done',
@@ -291,10 +294,12 @@ async function runReproduce(a: ParsedArgs): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   try {
-    const r = await reproduce({
+    const study: StudyConfig = {
       dataset: a.dataset as 'fashion-mnist', dataDir: a.dataDir as string | undefined, attacks: attacks as StudyAttack[],
       defenses, seeds, quick: !!a.quick, runsDir: a.runsDir as string, pamRhos, retune: true, lmc: !a.noLmc, qra: !a.noQra,
-    }, { workers: a.workers as number | undefined, outDir: a.out as string | undefined, backend: a.backend as string | undefined,
+    };
+    if (a.executor === 'slurm' || a.reportOnly) return await (await import('./cli/cluster')).runClusterReproduce(study, a, controller.signal);
+    const r = await reproduce(study, { workers: a.workers as number | undefined, outDir: a.out as string | undefined, backend: a.backend as string | undefined,
       signal: controller.signal, images: !a.noImages });
     if (r.aborted) {
       console.error(`stopped after ${r.seconds.toFixed(0)}s: ${r.summaries.size} cells finished and cached, ${r.notStarted.length} not started`);
@@ -319,6 +324,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const cmd = commands[name];
   if (!cmd) throw new UsageError(`unknown command "${name}" (commands: ${Object.keys(commands).join(', ')})`);
+  // `cell <cell-id>` is the one command with a positional argument.
+  const cellId = name === 'cell' && rest[0] !== undefined && !rest[0].startsWith('--') ? rest.shift() : undefined;
   const a = parseArgs(cmd, rest);
   if (a.help) {
     console.log(formatHelp(cmd));
@@ -329,6 +336,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(`Fashion-MNIST: ${r.action} → ${r.dir}`);
     return 0;
   }
+  if (name === 'cell') return (await import('./cli/cluster')).runCellCommand(cellId, a);
   if (name === 'reproduce') return runReproduce(a);
   const engine = await initEngine({ backend: a.backend as string | undefined });
   console.error(`backend: ${engine.backend}${engine.simd ? ' (SIMD)' : ''}, TF.js ${engine.tfjsVersion}`);

@@ -32,6 +32,8 @@ export const ArtifactRecordSchema = z.object({
   inputs: z.array(z.string()),
   createdAt: z.string(),
   durationMs: z.number().nonnegative(),
+  /** The host (and Slurm job) that computed it; absent in artifacts written before it was recorded. Not part of the key. */
+  ranOn: z.object({ host: z.string(), pid: z.number(), slurmJobId: z.string().optional(), slurmNode: z.string().optional() }).optional(),
   /** Relative, '/'-separated paths of every file in the artifact except artifact.json itself. */
   files: z.record(FileDigestSchema),
 });

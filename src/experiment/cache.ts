@@ -2,6 +2,7 @@ import { existsSync, promises as fs } from 'fs';
 import * as path from 'path';
 import { ARTIFACT_RECORD, artifactKey, verifyArtifact, writeRecord } from './artifact';
 import { fsyncDir, isErrnoCode } from './durable';
+import { ranOn } from './provenance';
 
 export { writeJsonAtomic, readJson, saveJson, loadJson } from './json';
 
@@ -98,6 +99,7 @@ export class ArtifactStore {
         inputs: [...inputKeys],
         createdAt: new Date(started).toISOString(),
         durationMs: Date.now() - started,
+        ranOn: ranOn(),
       });
     } catch (err) {
       await fs.rm(tmpDir, { recursive: true, force: true });

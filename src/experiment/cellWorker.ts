@@ -4,7 +4,8 @@
  */
 import { parentPort, workerData } from 'worker_threads';
 import { initEngine } from '../engine/backend';
-import { Cell, executeCell, StudyConfig } from './study';
+import { runCell } from './cellRun';
+import { Cell, StudyConfig } from './study';
 
 if (!parentPort) throw new Error('cellWorker.js must run in a worker thread');
 const port = parentPort;
@@ -13,7 +14,7 @@ const ready = initEngine({ backend: (workerData as { backend?: string } | undefi
 port.on('message', async (m: { id: number; payload: { study: StudyConfig; cell: Cell } }) => {
   try {
     await ready;
-    const result = await executeCell(m.payload.study, m.payload.cell, {
+    const result = await runCell(m.payload.study, m.payload.cell, {
       log: (line) => port.postMessage({ id: m.id, type: 'log', line }),
     });
     port.postMessage({ id: m.id, type: 'done', result });

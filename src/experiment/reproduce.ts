@@ -6,9 +6,11 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { writeCellRuns } from '../report/cellRuns';
 import { writeReport } from '../report/studyReport';
+import { CellRecord, readCellRecord, runCell } from './cellRun';
 import { runGraph, TaskEvent } from './scheduler';
-import { Cell, CellSummary, executeCell, planStudy, StudyConfig } from './study';
+import { Cell, CellSummary, planStudy, StudyConfig } from './study';
 import { WorkerPool } from './workerPool';
 
 export interface ReproduceOptions {
@@ -143,7 +145,7 @@ export async function reproduce(study: StudyConfig, opts: ReproduceOptions = {})
   let run;
   try {
     run = await runGraph<Cell, CellSummary>(cells,
-      (cell, slot) => (pool ? pool.run<CellSummary>(slot, { study, cell }) : executeCell(study, cell, { log })),
+      (cell, slot) => (pool ? pool.run<CellSummary>(slot, { study, cell }) : runCell(study, cell, { log })),
       {
         concurrency: Math.max(1, workers), signal: opts.signal,
         onEvent: (e) => {
@@ -164,6 +166,9 @@ export async function reproduce(study: StudyConfig, opts: ReproduceOptions = {})
   if (!run.aborted) {
     files = await writeReport(study, cells, summaries, { outDir, images: opts.images ?? true, seconds, workers,
       failed: run.failed, log: (s) => { log(s); write(`${s}\n`); } });
+    const records = new Map<string, CellRecord>();
+    for (const c of cells) { const r = readCellRecord(study, c); if (r) records.set(c.id, r); }
+    files.push(writeCellRuns(outDir, cells, records));
   }
   log(`finished in ${seconds.toFixed(1)}s: ${summaries.size} cells (${computed} computed), ${run.failed.size} failed, ` +
     `${run.skipped.length} skipped, ${run.notStarted.length} not started${run.aborted ? ' (aborted)' : ''}`);

@@ -3,7 +3,7 @@
  * use the spec's suggested (S) thresholds; where the spec gives none, the rule is written next to the
  * verdict. A claim whose inputs were not measured in this run says so instead of guessing.
  */
-import { CLEAN, MethodResult, StudyResults } from './studyResults';
+import { CLEAN, MethodResult, stat, Stat, StudyResults } from './studyResults';
 
 export type Verdict = 'holds' | 'does not hold' | 'partly' | 'not measured';
 
@@ -29,58 +29,92 @@ function combine(flags: boolean[]): Verdict {
   return 'partly';
 }
 
-const yes = (b: boolean) => (b ? 'yes' : 'no');
+/** Reads one number of a Stat: its mean, or one seed's value. */
+export type Pick = (s: Stat | null | undefined) => number;
+const MEAN: Pick = (s) => s?.mean ?? NaN;
+const seedPick = (i: number): Pick => (s) => (s ? s.values[s.values.length === 1 ? 0 : i] ?? NaN : NaN);
+
+/** Claim 1's rule, which also decides which pairs claims 2 and 5 are graded on. */
+export const PURIFIED_RULE = 'O-ASR < 10% and C-Acc at most 3 points below the backdoored model';
+export function isPurified(row: MethodResult, backdoored: MethodResult | undefined, v: Pick = MEAN): boolean {
+  const drop = v(backdoored?.cleanAccuracy) - v(row.cleanAccuracy);
+  return v(row.oAsr) < 0.1 && (!Number.isFinite(drop) || drop <= 0.03);
+}
+/** Said next to every rule: a verdict needs the mean and each seed. */
+export const SEED_RULE = 'a pair holds only if it holds on the mean over seeds and on every seed';
+
+type Test = (row: MethodResult, v: Pick) => { ok: boolean; text: string } | { notPurified: string } | null;
 
 export function checkClaims(r: StudyResults): ClaimCheck[] {
   const baselines = BASELINES.filter((m) => r.methods.includes(m));
   const rows = (method: string) => r.attacks.map((a) => r.get(a, method)).filter((x): x is MethodResult => !!x);
+  const nSeeds = r.study.seeds.length;
   const checks: ClaimCheck[] = [];
-  const perMethod = (methods: string[], test: (row: MethodResult) => { ok: boolean; text: string } | null) => {
+  const perMethod = (methods: string[], test: Test) => {
     const evidence: string[] = [];
     const flags: boolean[] = [];
     for (const m of methods) {
       for (const row of rows(m)) {
-        const t = test(row);
+        const t = test(row, MEAN);
         if (!t) continue;
-        flags.push(t.ok);
-        evidence.push(`${row.attack} · ${m}: ${t.text} → ${t.ok ? 'holds' : 'does not hold'}`);
+        if ('notPurified' in t) {
+          evidence.push(`${row.attack} · ${m}: ${t.notPurified} → not purified (not graded)`);
+          continue;
+        }
+        let seedsOk = 0;
+        if (nSeeds > 1) {
+          for (let i = 0; i < nSeeds; i++) {
+            const u = test(row, seedPick(i));
+            if (u && 'ok' in u && u.ok) seedsOk++;
+          }
+        }
+        const ok = t.ok && (nSeeds <= 1 || seedsOk === nSeeds);
+        flags.push(ok);
+        const seeds = nSeeds > 1 ? `; holds on ${seedsOk} of ${nSeeds} seeds` : '';
+        evidence.push(`${row.attack} · ${m}: ${t.text}${seeds} → ${ok ? 'holds' : 'does not hold'}`);
       }
     }
     return { evidence, verdict: combine(flags), flags };
   };
+  const withSeeds = (rule: string) => (nSeeds > 1 ? `${rule}; ${SEED_RULE}` : rule);
 
   const bd = (attack: string) => r.get(attack, 'No defense');
+  const onPurified = (row: MethodResult, v: Pick) => (isPurified(row, bd(row.attack), v) ? null
+    : { notPurified: `O-ASR ${p(v(row.oAsr))}, C-Acc ${p(v(row.cleanAccuracy))}` });
   checks.push({
     id: 1, title: 'Purification works superficially (low O-ASR, C-Acc kept)',
-    rule: 'O-ASR < 10% and C-Acc at most 3 points below the backdoored model, for each of ANP, BAU, SAM, FST, BTI',
-    ...perMethod(baselines, (row) => {
+    rule: withSeeds(`${PURIFIED_RULE}, for each of ANP, BAU, SAM, FST, BTI`),
+    ...perMethod(baselines, (row, v) => {
       const b = bd(row.attack);
       if (!row.oAsr || !row.cleanAccuracy || !b?.cleanAccuracy) return null;
-      const drop = b.cleanAccuracy.mean - row.cleanAccuracy.mean;
-      return { ok: row.oAsr.mean < 0.1 && drop <= 0.03, text: `O-ASR ${p(row.oAsr.mean)}, C-Acc ${p(row.cleanAccuracy.mean)} (drop ${pts(drop)})` };
+      const drop = v(b.cleanAccuracy) - v(row.cleanAccuracy);
+      return { ok: isPurified(row, b, v), text: `O-ASR ${p(v(row.oAsr))}, C-Acc ${p(v(row.cleanAccuracy))} (drop ${pts(drop)})` };
     }),
   });
   checks.push({
     id: 2, title: 'The retuning attack reactivates the backdoor in those defenses',
-    rule: 'P-ASR > 50% and P-ASR − O-ASR ≥ 30 points after RA (1,000 samples, 5 poisoned, 5 epochs)',
-    ...perMethod(baselines, (row) => {
+    rule: withSeeds('on the pairs that purified (claim 1\'s rule; the others are listed as not purified): ' +
+      'P-ASR > 50% and P-ASR − O-ASR ≥ 30 points after RA (1,000 samples, 5 poisoned, 5 epochs)'),
+    ...perMethod(baselines, (row, v) => {
       if (!row.oAsr || !row.pAsr) return null;
-      const gap = row.pAsr.mean - row.oAsr.mean;
-      return { ok: row.pAsr.mean > 0.5 && gap >= 0.3, text: `O-ASR ${p(row.oAsr.mean)} → P-ASR ${p(row.pAsr.mean)} (+${pts(gap)})` };
+      const skip = onPurified(row, MEAN);
+      if (skip) return skip;
+      const gap = v(row.pAsr) - v(row.oAsr);
+      return { ok: v(row.pAsr) > 0.5 && gap >= 0.3, text: `O-ASR ${p(v(row.oAsr))} → P-ASR ${p(v(row.pAsr))} (+${pts(gap)})` };
     }),
   });
-  const baselinePAsr = (attack: string) => {
-    const xs = baselines.map((m) => r.get(attack, m)?.pAsr?.mean).filter((x): x is number => x !== undefined && Number.isFinite(x));
+  const baselinePAsr = (attack: string, v: Pick) => {
+    const xs = baselines.map((m) => v(r.get(attack, m)?.pAsr)).filter((x) => Number.isFinite(x));
     return xs.length > 0 ? Math.min(...xs) : null;
   };
   checks.push({
     id: 3, title: 'EP and the clean model resist RA',
-    rule: 'P-ASR at most 10 points above O-ASR, and below the lowest baseline P-ASR',
-    ...perMethod(['EP', CLEAN].filter((m) => r.methods.includes(m)), (row) => {
+    rule: withSeeds('P-ASR at most 10 points above O-ASR, and below the lowest baseline P-ASR'),
+    ...perMethod(['EP', CLEAN].filter((m) => r.methods.includes(m)), (row, v) => {
       if (!row.oAsr || !row.pAsr) return null;
-      const low = baselinePAsr(row.attack);
-      const ok = row.pAsr.mean - row.oAsr.mean <= 0.1 && (low === null || row.pAsr.mean < low);
-      return { ok, text: `O-ASR ${p(row.oAsr.mean)} → P-ASR ${p(row.pAsr.mean)}; lowest baseline P-ASR ${p(low)}` };
+      const low = baselinePAsr(row.attack, v);
+      const ok = v(row.pAsr) - v(row.oAsr) <= 0.1 && (low === null || v(row.pAsr) < low);
+      return { ok, text: `O-ASR ${p(v(row.oAsr))} → P-ASR ${p(v(row.pAsr))}; lowest baseline P-ASR ${p(low)}` };
     }),
   });
   checks.push({
@@ -90,32 +124,36 @@ export function checkClaims(r: StudyResults): ClaimCheck[] {
   });
   checks.push({
     id: 5, title: 'QRA reactivates purified models without weight changes, not the clean model',
-    rule: 'QRA ASR on the purified model ≥ 50% and at least 30 points above the clean model\'s ASR on the same perturbed inputs, for each baseline (and FT)',
-    ...perMethod([...baselines, ...['FT'].filter((m) => r.methods.includes(m))], (row) => {
+    rule: withSeeds('on the pairs that purified (claim 1\'s rule): QRA ASR on the purified model ≥ 50% and at least 30 points ' +
+      'above the clean model\'s ASR on the same perturbed inputs, for each baseline (and FT)'),
+    ...perMethod([...baselines, ...['FT'].filter((m) => r.methods.includes(m))], (row, v) => {
       if (!row.qraAsr || !row.qraAsrClean) return null;
-      const ok = row.qraAsr.mean >= 0.5 && row.qraAsr.mean - row.qraAsrClean.mean >= 0.3;
-      return { ok, text: `ASR with δ: purified ${p(row.qraAsr.mean)}, clean model ${p(row.qraAsrClean.mean)}` };
+      const skip = onPurified(row, MEAN);
+      if (skip) return skip;
+      const ok = v(row.qraAsr) >= 0.5 && v(row.qraAsr) - v(row.qraAsrClean) >= 0.3;
+      return { ok, text: `ASR with δ: purified ${p(v(row.qraAsr))}, clean model ${p(v(row.qraAsrClean))}` };
     }),
   });
-  const tFirst = (row: MethodResult) => {
-    const ts = row.lmcTAsrAbove50;
+  // LMC's first crossing per seed: 'never' counts as past the end of the path.
+  const tFirst = (row: MethodResult, v: Pick) => {
+    const ts = row.lmcTAsrAbove50.map((t) => (t === null ? 1.01 : t));
     if (ts.length === 0) return undefined;
-    return ts.map((t) => (t === null ? 1.01 : t)).reduce((a, b) => a + b, 0) / ts.length; // 'never' counts as past the end
+    return v(stat(ts));
   };
   const tText = (t: number) => (t > 1 ? 'never' : t.toFixed(2));
-  const lmcBaselines = perMethod(baselines, (row) => {
-    const t = tFirst(row);
+  const lmcBaselines = perMethod(baselines, (row, v) => {
+    const t = tFirst(row, v);
     if (t === undefined) return null;
     return { ok: t <= 0.5, text: `ASR first exceeds 50% at t = ${tText(t)}` };
   });
-  const lmcEp = perMethod(['EP'].filter((m) => r.methods.includes(m)), (row) => {
-    const t = tFirst(row);
+  const lmcEp = perMethod(['EP'].filter((m) => r.methods.includes(m)), (row, v) => {
+    const t = tFirst(row, v);
     if (t === undefined) return null;
     return { ok: t >= 0.8, text: `ASR first exceeds 50% at t = ${tText(t)}` };
   });
   checks.push({
     id: 6, title: 'LMC: baselines return to the backdoor quickly along the path; EP does not',
-    rule: 'on θ(t) = (1−t)·θ_purified + t·θ_backdoored: ASR > 50% at some t ≤ 0.5 for the baselines; not before t = 0.8 for EP',
+    rule: withSeeds('on θ(t) = (1−t)·θ_purified + t·θ_backdoored: ASR > 50% at some t ≤ 0.5 for the baselines; not before t = 0.8 for EP'),
     evidence: [...lmcBaselines.evidence, ...lmcEp.evidence],
     verdict: combine([...lmcBaselines.flags, ...lmcEp.flags]),
   });
@@ -123,30 +161,31 @@ export function checkClaims(r: StudyResults): ClaimCheck[] {
   const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2 : NaN; };
   checks.push({
     id: 7, title: 'PAM keeps clean accuracy and a low O-ASR',
-    rule: 'PAM O-ASR < 10% and C-Acc no more than 3 points below the baselines\' median C-Acc',
-    ...(pam ? perMethod(['PAM'], (row) => {
-      const med = median(baselines.map((m) => r.get(row.attack, m)?.cleanAccuracy?.mean ?? NaN).filter(Number.isFinite));
+    rule: withSeeds('PAM O-ASR < 10% and C-Acc no more than 3 points below the baselines\' median C-Acc'),
+    ...(pam ? perMethod(['PAM'], (row, v) => {
+      const med = median(baselines.map((m) => v(r.get(row.attack, m)?.cleanAccuracy)).filter(Number.isFinite));
       if (!row.oAsr || !row.cleanAccuracy) return null;
-      return { ok: row.oAsr.mean < 0.1 && (!Number.isFinite(med) || row.cleanAccuracy.mean >= med - 0.03),
-        text: `O-ASR ${p(row.oAsr.mean)}, C-Acc ${p(row.cleanAccuracy.mean)} (baselines' median ${p(med)})` };
+      return { ok: v(row.oAsr) < 0.1 && (!Number.isFinite(med) || v(row.cleanAccuracy) >= med - 0.03),
+        text: `O-ASR ${p(v(row.oAsr))}, C-Acc ${p(v(row.cleanAccuracy))} (baselines' median ${p(med)})` };
     }) : { evidence: ['PAM not in this run'], verdict: 'not measured' as Verdict }),
   });
   checks.push({
     id: 8, title: 'PAM resists RA',
-    rule: 'PAM P-ASR at least 20 points below the lowest baseline P-ASR and at most 15 points above EP\'s',
-    ...(pam ? perMethod(['PAM'], (row) => {
+    rule: withSeeds('PAM P-ASR at least 20 points below the lowest baseline P-ASR and at most 15 points above EP\'s'),
+    ...(pam ? perMethod(['PAM'], (row, v) => {
       if (!row.pAsr) return null;
-      const low = baselinePAsr(row.attack);
-      const ep = r.get(row.attack, 'EP')?.pAsr?.mean;
-      const ok = (low === null || row.pAsr.mean <= low - 0.2) && (ep === undefined || row.pAsr.mean <= ep + 0.15);
-      return { ok, text: `PAM P-ASR ${p(row.pAsr.mean)}; lowest baseline ${p(low)}; EP ${p(ep)}` };
+      const low = baselinePAsr(row.attack, v);
+      const epRow = r.get(row.attack, 'EP');
+      const ep = epRow?.pAsr ? v(epRow.pAsr) : undefined;
+      const ok = (low === null || v(row.pAsr) <= low - 0.2) && (ep === undefined || v(row.pAsr) <= ep + 0.15);
+      return { ok, text: `PAM P-ASR ${p(v(row.pAsr))}; lowest baseline ${p(low)}; EP ${p(ep)}` };
     }) : { evidence: ['PAM not in this run'], verdict: 'not measured' as Verdict }),
   });
   checks.push({
     id: 9, title: 'PAM changes the path geometry (LMC like EP\'s)',
-    rule: 'on the PAM → backdoored path, ASR does not exceed 50% before t = 0.8',
-    ...(pam ? perMethod(['PAM'], (row) => {
-      const t = tFirst(row);
+    rule: withSeeds('on the PAM → backdoored path, ASR does not exceed 50% before t = 0.8'),
+    ...(pam ? perMethod(['PAM'], (row, v) => {
+      const t = tFirst(row, v);
       if (t === undefined) return null;
       return { ok: t >= 0.8, text: `ASR first exceeds 50% at t = ${tText(t)}` };
     }) : { evidence: ['PAM not in this run'], verdict: 'not measured' as Verdict }),

@@ -10,6 +10,8 @@ export interface Stat {
   /** Sample standard deviation over seeds; null with one seed. */
   std: number | null;
   n: number;
+  /** The per-seed values, in seed order (claims must hold on each of them, not only on the mean). */
+  values: number[];
 }
 
 export function stat(xs: number[]): Stat | null {
@@ -17,7 +19,7 @@ export function stat(xs: number[]): Stat | null {
   if (v.length === 0) return null;
   const mean = v.reduce((a, b) => a + b, 0) / v.length;
   const std = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : null;
-  return { mean, std, n: v.length };
+  return { mean, std, n: v.length, values: v };
 }
 
 export const CLEAN = 'Clean';

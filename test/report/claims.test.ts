@@ -50,6 +50,31 @@ describe('claims', () => {
     expect(byId[8].verdict).toBe('does not hold');
   });
 
+  test('claims 2 and 5 grade only pairs that purified; the others are listed as not purified, not as failures', () => {
+    const r = results(paperLike.rows.map((x) => (x.method === 'BTI' ? { ...x, oAsr: s(0.98), pAsr: s(0.99), qraAsr: s(0.99) } : x)));
+    const byId = Object.fromEntries(checkClaims(r).map((c) => [c.id, c]));
+    expect(byId[1].verdict).toBe('partly');
+    expect(byId[2].verdict).toBe('holds');
+    expect(byId[5].verdict).toBe('holds');
+    expect(byId[2].evidence).toContain('badnets · BTI: O-ASR 98.0%, C-Acc 89.5% → not purified (not graded)');
+    // With no purified pair left there is nothing to grade.
+    const none = results(r.rows.map((x) => (x.method === 'FST' ? { ...x, oAsr: s(0.5) } : x)));
+    expect(checkClaims(none).find((c) => c.id === 2)!.verdict).toBe('not measured');
+  });
+
+  test('with several seeds a pair holds only if it holds on the mean and on every seed', () => {
+    const seeds = (xs: number[]) => stat(xs);
+    const three = (rows: MethodResult[]) => ({ ...results(rows), study: { ...results(rows).study, seeds: [0, 1, 2] } });
+    // FST's mean P-ASR passes claim 2 (mean 70%), but seed 2 (15%) does not.
+    const mixed = three(paperLike.rows.map((x) => (x.method === 'FST' ? { ...x, oAsr: seeds([0.02, 0.02, 0.02]), pAsr: seeds([0.97, 0.98, 0.15]) } : x)));
+    const c2 = checkClaims(mixed).find((c) => c.id === 2)!;
+    expect(c2.rule).toMatch(/every seed/);
+    expect(c2.evidence.find((e) => e.startsWith('badnets · FST'))).toMatch(/holds on 2 of 3 seeds → does not hold$/);
+    expect(c2.verdict).toBe('partly');
+    const steady = three(paperLike.rows.map((x) => (x.method === 'FST' ? { ...x, oAsr: seeds([0.02, 0.02, 0.02]), pAsr: seeds([0.97, 0.98, 0.9]) } : x)));
+    expect(checkClaims(steady).find((c) => c.id === 2)!.evidence.find((e) => e.startsWith('badnets · FST'))).toMatch(/holds on 3 of 3 seeds → holds$/);
+  });
+
   test('without PAM, its claims say "not measured" rather than guessing', () => {
     const r = results(paperLike.rows.filter((x) => !x.method.startsWith('PAM')));
     const byId = Object.fromEntries(checkClaims(r).map((c) => [c.id, c]));
@@ -67,7 +92,7 @@ describe('claims', () => {
     expect(two.mean).toBeCloseTo(0.3, 12);
     expect(two.std).toBeCloseTo(Math.sqrt(0.02), 12);
     expect(two.n).toBe(2);
-    expect(stat([0.5])).toEqual({ mean: 0.5, std: null, n: 1 });
+    expect(stat([0.5])).toEqual({ mean: 0.5, std: null, n: 1, values: [0.5] });
     expect(stat([NaN])).toBeNull();
   });
 });

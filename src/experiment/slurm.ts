@@ -232,8 +232,9 @@ export interface WaitResult {
 }
 
 const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
-  const t = setTimeout(resolve, ms);
-  signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  const wake = () => { clearTimeout(t); signal?.removeEventListener('abort', wake); resolve(); };
+  const t = setTimeout(wake, ms);
+  signal?.addEventListener('abort', wake);
 });
 
 /** Poll until every submitted job has left the queue, printing one line per start and end. */

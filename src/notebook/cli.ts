@@ -141,3 +141,45 @@ export function mainClean(argv: string[]): number {
   console.log(`notebooks:clean: ${changed.length} notebook(s) changed`);
   return 0;
 }
+
+const LAB_USAGE = `usage: npm run test:jupyterlab -- [--restart first|all|none] [--timeout SEC] [notebooks/NAME.ipynb ...]
+  Opens each notebook in a JupyterLab server (JUPYTERLAB=/path/to/jupyter, default .tmp/jupyterlab-venv/bin/jupyter),
+  runs all cells with QUICK=1, then restarts the kernel and runs them again (default: the first notebook only);
+  --timeout is per run of all cells (default 600 s). Screenshots and summary.json go to reports/jupyterlab/.
+  The tslab kernel must be registered in JUPYTER_DATA_DIR (default .tmp/jupyterlab/data) by npm run jupyter:setup.`;
+
+export async function mainLab(argv: string[]): Promise<number> {
+  const { checkNotebooksInLab, formatLabReports } = await import('./jupyterLab');
+  const root = projectRoot();
+  let restart: 'first' | 'all' | 'none' = 'first';
+  let runTimeoutMs: number | undefined;
+  const notebooks: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--restart') {
+      const v = takeValue(argv, i++, a);
+      if (v !== 'first' && v !== 'all' && v !== 'none') {
+        console.error(`${LAB_USAGE}\n--restart must be first, all or none (got ${v})`);
+        return 2;
+      }
+      restart = v;
+    }
+    else if (a === '--timeout') runTimeoutMs = 1000 * Number(takeValue(argv, i++, a));
+    else if (a === '-h' || a === '--help') {
+      console.log(LAB_USAGE);
+      return 0;
+    } else if (a.startsWith('-')) {
+      console.error(`${LAB_USAGE}\nunknown option ${a}`);
+      return 2;
+    } else notebooks.push(path.resolve(a));
+  }
+  const selected = notebooks.length > 0 ? notebooks : listNotebooks(path.join(root, 'notebooks'));
+  const t0 = Date.now();
+  const reports = await checkNotebooksInLab({ root, notebooks: selected, restart, runTimeoutMs });
+  console.log('');
+  console.log('================ test:jupyterlab summary ================');
+  console.log(formatLabReports(reports, root));
+  const ok = reports.length > 0 && reports.every((r) => r.ok);
+  console.log(`test:jupyterlab: ${ok ? 'PASSED' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return ok ? 0 : 1;
+}

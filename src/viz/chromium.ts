@@ -49,7 +49,7 @@ export interface OfflineBrowser {
  * Launch Chromium with a fresh, temporary user-data dir (removed on close) and a route that aborts
  * every non-local request.
  */
-export async function launchOfflineChromium(opts: { executablePath?: string } = {}): Promise<OfflineBrowser> {
+export async function launchOfflineChromium(opts: { executablePath?: string; allow?: (url: string) => boolean; viewport?: { width: number; height: number } } = {}): Promise<OfflineBrowser> {
   const executablePath = opts.executablePath ?? chromiumPath();
   if (!chromiumAvailable(executablePath)) {
     throw new Error(`Chromium not found at ${executablePath} (Debian: apt-get install chromium; or set CHROMIUM_PATH)`);
@@ -63,7 +63,7 @@ export async function launchOfflineChromium(opts: { executablePath?: string } = 
       executablePath,
       headless: true,
       args: [...CHROMIUM_ARGS],
-      viewport: { width: 1280, height: 900 },
+      viewport: opts.viewport ?? { width: 1280, height: 900 },
       offline: false,
     });
   } catch (err) {
@@ -73,7 +73,7 @@ export async function launchOfflineChromium(opts: { executablePath?: string } = 
   const blocked: string[] = [];
   await context.route('**/*', async (route) => {
     const url = route.request().url();
-    if (isLocalUrl(url)) return route.continue();
+    if (isLocalUrl(url) || opts.allow?.(url)) return route.continue();
     blocked.push(url);
     return route.abort('blockedbyclient');
   });

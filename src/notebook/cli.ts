@@ -12,7 +12,7 @@ import { checkPages, countFigureOutputs, formatPageReports, type PageSpec } from
 import { cleanNotebooks } from './clean';
 import { projectRoot } from './env';
 import { formatRunSummary, listNotebooks, runNotebooks } from './runner';
-import { setupInstructions, setupKernel, type KernelScope } from './setup';
+import { checkKernel, setupInstructions, setupKernel, type KernelScope } from './setup';
 
 function takeValue(argv: string[], i: number, flag: string): string {
   const v = argv[i + 1];
@@ -23,18 +23,31 @@ function takeValue(argv: string[], i: number, flag: string): string {
 export function mainSetup(argv: string[]): number {
   let scope: KernelScope = { kind: 'user' };
   let python: string | undefined;
+  let check = false;
+  const scopeArgs: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--user') scope = { kind: 'user' };
+    if (a !== '--check') scopeArgs.push(a, ...(a === '--prefix' || a === '--python' ? [argv[i + 1]] : []));
+    if (a === '--check') check = true;
+    else if (a === '--user') scope = { kind: 'user' };
     else if (a === '--sys-prefix') scope = { kind: 'sys-prefix' };
     else if (a === '--prefix') scope = { kind: 'prefix', prefix: takeValue(argv, i++, a) };
     else if (a.startsWith('--prefix=')) scope = { kind: 'prefix', prefix: a.slice('--prefix='.length) };
     else if (a === '--python') python = takeValue(argv, i++, a);
     else if (a.startsWith('--python=')) python = a.slice('--python='.length);
     else {
-      console.error(`usage: npm run jupyter:setup -- [--user | --prefix DIR | --sys-prefix] [--python PY]\nunknown argument ${a}`);
+      console.error(`usage: npm run jupyter:setup -- [--check] [--user | --prefix DIR | --sys-prefix] [--python PY]\nunknown argument ${a}`);
       return 2;
     }
+  }
+  if (check) {
+    const fixCommand = `npm run jupyter:setup${scopeArgs.length > 0 ? ` -- ${scopeArgs.join(' ')}` : ''}`;
+    const results = checkKernel({ scope, python, fixCommand });
+    for (const r of results) {
+      if (r.ok) console.log(`ok: ${r.file}`);
+      for (const p of r.problems) console.error(`jupyter:setup --check: ${p}`);
+    }
+    return results.every((r) => r.ok) ? 0 : 1;
   }
   const res = setupKernel({ scope, python });
   console.log(setupInstructions(res));

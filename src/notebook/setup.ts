@@ -103,3 +103,61 @@ Headless:
   npm run test:notebooks                  # QUICK run + check the HTML exports in headless Chromium
 `;
 }
+
+export interface KernelCheck {
+  file: string;
+  ok: boolean;
+  problems: string[];
+}
+
+/**
+ * `npm run jupyter:setup -- --check`: is the registered tslab kernel one that can start this checkout's
+ * tslab? A kernel.json goes stale when the checkout moves or Node is reinstalled elsewhere (its paths are
+ * absolute), and JupyterLab then only says the kernel died; this names the broken path and the fix.
+ */
+export function checkKernel(opts: { root?: string; python?: string; scope?: KernelScope; fixCommand?: string } = {}): KernelCheck[] {
+  const root = opts.root ?? projectRoot();
+  const scope = opts.scope ?? { kind: 'user' };
+  const dir = kernelsDir(scope, opts.python ?? findPython());
+  const fix = opts.fixCommand ?? 'npm run jupyter:setup';
+  const out: KernelCheck[] = [];
+  for (const name of ['tslab', 'jslab']) {
+    const file = path.join(dir, name, 'kernel.json');
+    const problems: string[] = [];
+    if (!fs.existsSync(file)) {
+      out.push({ file, ok: false, problems: [`${file} does not exist: the ${name} kernel is not registered here; run ${fix}`] });
+      continue;
+    }
+    let spec: { argv?: unknown };
+    try {
+      spec = JSON.parse(fs.readFileSync(file, 'utf8')) as { argv?: unknown };
+    } catch (err) {
+      out.push({ file, ok: false, problems: [`${file} is not valid JSON (${(err as Error).message}); run ${fix} to rewrite it`] });
+      continue;
+    }
+    const argv = Array.isArray(spec.argv) && spec.argv.every((a) => typeof a === 'string') ? spec.argv as string[] : null;
+    if (!argv || argv.length < 2) {
+      problems.push(`${file}: "argv" is missing or not a list of strings; run ${fix} to rewrite it`);
+    } else {
+      const [node, tslab] = argv;
+      if (!path.isAbsolute(node)) problems.push(`${file}: argv[0] is "${node}", not an absolute path, so it depends on the Jupyter server's PATH; run ${fix}`);
+      else if (!isExecutable(node)) problems.push(`${file}: argv[0] ${node} does not exist or is not executable (Node moved or was removed?); run ${fix} with the Node you use now`);
+      if (!fs.existsSync(tslab)) problems.push(`${file}: argv[1] ${tslab} does not exist (the checkout moved or node_modules was removed?); run npm ci, then ${fix} in this checkout`);
+      else if (path.resolve(tslab) !== path.join(root, 'node_modules', 'tslab', 'bin', 'tslab')) {
+        problems.push(`${file}: starts the tslab of another checkout (${tslab}); run ${fix} here to use this one`);
+      }
+      if (!argv.includes('{connection_file}')) problems.push(`${file}: argv lacks "{connection_file}", so Jupyter cannot connect to the kernel; run ${fix}`);
+    }
+    out.push({ file, ok: problems.length === 0, problems });
+  }
+  return out;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}

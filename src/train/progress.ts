@@ -1,7 +1,10 @@
 /**
- * Progress reporting for long runs: a redrawn bar on a terminal, one compact line per epoch elsewhere
- * (notebooks, CI logs), nothing when silent.
+ * Progress reporting for long runs: a redrawn bar on a terminal, one output line that keeps updating in a
+ * notebook (a line per step or per epoch there would fill a cell with hundreds), one compact line per
+ * epoch elsewhere (CI logs), nothing when silent.
  */
+import { newNotebookDisplay, type TextDisplay } from '../notebook/display';
+
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'silent';
 
 export interface Progress {
@@ -16,8 +19,15 @@ function formatSeconds(s: number): string {
   return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
 }
 
+/**
+ * In a tslab kernel, 'auto' and 'lines' draw into one updating output (`display`, replaceable for tests);
+ * 'bar' and 'silent' behave as everywhere else.
+ */
 export function createProgress(label: string, mode: ProgressMode = 'auto',
-  write: (s: string) => void = (s) => process.stderr.write(s)): Progress {
+  write: (s: string) => void = (s) => process.stderr.write(s),
+  display: () => TextDisplay | undefined = newNotebookDisplay): Progress {
+  const out = mode === 'auto' || mode === 'lines' ? display() : undefined;
+  if (out) return displayProgress(label, out);
   const resolved = mode === 'auto' ? (process.stderr.isTTY && !process.env.CI ? 'bar' : 'lines') : mode;
   const start = Date.now();
   let lastDraw = 0;
@@ -46,6 +56,38 @@ export function createProgress(label: string, mode: ProgressMode = 'auto',
     done() {
       if (drawn) write('\r\x1b[K');
       drawn = false;
+    },
+  };
+}
+
+function bar(frac: number, width = 24): string {
+  const filled = Math.round(Math.max(0, Math.min(1, frac)) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
+function displayProgress(label: string, out: TextDisplay): Progress {
+  const start = Date.now();
+  let lastDraw = 0;
+  let lastEpoch = '';
+  const elapsed = () => formatSeconds((Date.now() - start) / 1000);
+  return {
+    step(done, total, info) {
+      const now = Date.now();
+      // Each update is a message to the front-end; four a second is smooth enough and cheap.
+      if (now - lastDraw < 250 && done < total) return;
+      lastDraw = now;
+      const frac = total > 0 ? done / total : 1;
+      const secs = (now - start) / 1000;
+      const eta = frac > 0 ? secs * (1 - frac) / frac : Infinity;
+      out.text(`${label} ${bar(frac)} ${(frac * 100).toFixed(0)}% ${info} ${formatSeconds(secs)} eta ${formatSeconds(eta)}`);
+    },
+    epoch(line) {
+      lastEpoch = line;
+      lastDraw = Date.now();
+      out.text(`${label} ${line} (${elapsed()})`);
+    },
+    done() {
+      out.text(`${label} done in ${elapsed()}${lastEpoch ? `: ${lastEpoch}` : ''}`);
     },
   };
 }

@@ -6,7 +6,7 @@ import { CommandSpec, formatHelp, parseArgs, ParsedArgs, UsageError } from './cl
 import { cellCommand, clusterReproduceOptions } from './cli/cluster';
 import { provisionFashionMnist } from './data/provision';
 import { initEngine } from './engine/backend';
-import { ConfigError, PartialConfigInput } from './experiment/config';
+import { ConfigError, PATCH_POSITIONS, PartialConfigInput } from './experiment/config';
 import { purify } from './experiment/purify';
 import { Experiment, RunResult } from './experiment/runner';
 import { DefenseConfigError } from './defenses/config';
@@ -23,6 +23,7 @@ const common = [
   { name: 'target', type: 'int', help: 'target class of the backdoor', default: 0 },
   { name: 'poison-rate', type: 'number', help: 'fraction of the training set poisoned (default 0.05; 0.1 for lc)' },
   { name: 'patch-size', type: 'int', help: 'BadNets patch side in pixels', default: 3 },
+  { name: 'patch-position', type: 'string', help: 'BadNets patch corner', default: 'bottom-right', choices: [...PATCH_POSITIONS] },
   { name: 'blend-alpha', type: 'number', help: 'Blended trigger weight', default: 0.2 },
   { name: 'blend-pattern', type: 'string', help: 'PNG/PNM image to blend (seeded noise if absent)' },
   { name: 'attack-config', type: 'string', help: 'settings of a sig/wanet/lc/ssba attack as JSON, e.g. \'{"delta":30}\'' },
@@ -103,6 +104,15 @@ const commands: Record<string, CommandSpec> = {
       ...common.filter((o) => !['epochs', 'lr', 'batch-size'].includes(o.name)),
     ],
   },
+  detect: {
+    name: 'detect',
+    summary: "BTI-DBF's target detection alone (pretraining + first reversal round) on a cached model: detected vs true target (cached)",
+    options: [
+      { name: 'attack', type: 'string', help: 'backdoor attack of the model (none = a clean model: any detection is a false alarm)', default: 'badnets', choices: ['none', ...BACKDOORS] },
+      { name: 'config', type: 'string', help: 'BTI reversal settings as JSON, e.g. \'{"generatorEpochs":8}\'' },
+      ...common.filter((o) => !['epochs', 'lr', 'batch-size'].includes(o.name)),
+    ],
+  },
   reproduce: {
     name: 'reproduce',
     summary: 'the whole study (models → defenses → RA, LMC, QRA) on worker threads, then a report under reports/<run>/',
@@ -155,6 +165,7 @@ function configFrom(a: ParsedArgs, attack: string): PartialConfigInput {
     model: { arch: a.model as 'cnn', widths: list(a.widths), depth: list(a.depth) },
     attack: {
       name: attack as 'badnets', target: num(a.target), poisonRate: num(a.poisonRate), patchSize: num(a.patchSize),
+      patchPosition: a.patchPosition as 'bottom-right',
       blendAlpha: num(a.blendAlpha), blendPattern: a.blendPattern as string | undefined,
       ...(a.attackConfig !== undefined ? { [attack]: section } : {}),
     },
@@ -213,6 +224,26 @@ async function runPurify(a: ParsedArgs): Promise<number> {
       `${r.report.seconds.toFixed(1)}s; data: ${r.report.dataUsed}; ${r.report.samplesSeen} samples seen`);
     console.log(`  config ${JSON.stringify(r.config)} seed ${r.seed}; purified model ${r.key}`);
   }
+  return 0;
+}
+
+async function runDetect(a: ParsedArgs): Promise<number> {
+  const { detectTarget } = await import('./experiment/detect');
+  const victim = configFrom({ ...a, epochs: undefined, lr: undefined, batchSize: undefined }, a.attack as string);
+  const exp = new Experiment(victim, { progress: a.progress as ProgressMode });
+  const r = await detectTarget(exp, { config: a.config === undefined ? undefined : defenseConfigFrom({ config: a.config } as ParsedArgs) });
+  if (a.json) {
+    console.log(JSON.stringify(r, null, 2));
+    return 0;
+  }
+  const verdict = r.target === null ? 'clean model: any detection is a false alarm' : r.correct ? 'correct' : `missed (true target ${r.target})`;
+  console.log(`detected target ${r.detected}: ${verdict}`);
+  console.log(`  predictions on G(x + noise) per class: ${r.counts.all.join(' ')}; flipped: ${r.counts.flipped.join(' ')}`);
+  const score = (x: { pixelMse: number; benign: number; backdoor: number }) =>
+    `pixel MSE ${x.pixelMse.toFixed(3)}σ², benign/backdoor feature MSE ${x.benign.toFixed(3)}/${x.backdoor.toFixed(3)} (× features' mean square)`;
+  if (r.generator) console.log(`  objective, G:            ${score(r.generator)}`);
+  if (r.trigger) console.log(`  objective, real trigger: ${score(r.trigger)}`);
+  console.log(`  G(x) → detected ${pct(r.round.targetRate)}; ${r.cached ? 'cached' : `${r.seconds.toFixed(1)}s`}; key ${r.key}`);
   return 0;
 }
 
@@ -341,6 +372,7 @@ async function main(argv: string[]): Promise<number> {
   const engine = await initEngine({ backend: a.backend as string | undefined });
   console.error(`backend: ${engine.backend}${engine.simd ? ' (SIMD)' : ''}, TF.js ${engine.tfjsVersion}`);
   if (name === 'purify') return runPurify(a);
+  if (name === 'detect') return runDetect(a);
   if (name === 'retune' || name === 'lmc' || name === 'qra') return runReactivation(name, a);
   const attacks = name === 'train' ? [a.attack as string] : ['badnets', 'blended', 'none'];
   const results: RunResult[] = [];

@@ -50,6 +50,7 @@ import { applyBatchStats, disposeStats, lossAndGrads } from '../train/train';
 import {
   disposeReversal, frozenGenerator, mixedBatch, ReversalConfig, reverseRound, RoundReport, startReversal, TrainedGenerator,
 } from './btiReversal';
+import { DefenseData } from './types';
 import { ConfigurableDefense, fraction, int, nonNegative, positive, withSeed } from './config';
 
 export interface BtiConfig extends ReversalConfig {
@@ -63,6 +64,18 @@ export interface BtiConfig extends ReversalConfig {
   share: number;
   /** Weight of MSE(φ(x_clean), φ(x_mix)) in the unlearning loss (spec 1). */
   featureWeight: number;
+  /**
+   * For comparison only, never a defense a defender can run: use the real target (the oracle) instead of
+   * the detected one. Results of this variant are labelled "target given" wherever they are shown.
+   */
+  targetGiven: boolean;
+}
+
+/** The oracle target for the `targetGiven` variant; the honest defense never calls this. */
+export function givenTarget(c: { targetGiven: boolean }, data: DefenseData, who: string): number | undefined {
+  if (!c.targetGiven) return undefined;
+  if (!data.oracle) throw new Error(`${who}: targetGiven needs the real target (data.oracle), which this run does not provide`);
+  return data.oracle.target;
 }
 
 const schema = z.object({
@@ -72,6 +85,7 @@ const schema = z.object({
   generatorFilters: int(1).default(8),
   generatorLevels: int(1).default(2),
   generatorNorm: z.enum(['instance', 'none'], { errorMap: () => ({ message: 'must be "instance" or "none"' }) }).default('none'),
+  generatorCoords: z.boolean({ invalid_type_error: 'must be true or false' }).default(false),
   generatorLr: positive().default(3e-3),
   pretrainEpochs: int(0).default(1),
   pretrainNormThreshold: positive().default(0.1),
@@ -79,13 +93,14 @@ const schema = z.object({
   maskLr: positive().default(0.01),
   generatorEpochs: int(0).default(6),
   normBound: positive().default(0.3),
-  featBound: positive().default(3),
+  benignBound: positive().default(3),
   detectNoise: nonNegative().default(0.03),
   rounds: int(1).default(3),
   unlearnEpochs: int(1).default(4),
   unlearnLr: positive().default(3e-4),
   share: fraction().default(0.2),
   featureWeight: nonNegative().default(1),
+  targetGiven: z.boolean({ invalid_type_error: 'must be true or false' }).default(false),
 }).strict();
 
 /** Mean squared difference, as torch.nn.MSELoss. */
@@ -162,7 +177,7 @@ export const bti: ConfigurableDefense<BtiConfig> = {
     let state: ReturnType<typeof startReversal> | undefined;
     const rounds: (RoundReport & { unlearnLoss: number; unlearnSeconds: number })[] = [];
     try {
-      state = startReversal(model, clean, c, c.seed);
+      state = startReversal(model, clean, c, c.seed, givenTarget(c, data, 'BTI'));
       log(`BTI: generator pretrained (${c.pretrainEpochs} epochs) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
       for (let n = 0; n < c.rounds; n++) {
         const report = reverseRound(model, clean, state, n, c, c.seed);
@@ -170,6 +185,7 @@ export const bti: ConfigurableDefense<BtiConfig> = {
         if (n === 0) {
           log(`BTI: predictions on G(x + noise) per class: ${state.targetCounts!.all.join(' ')}; ` +
             `flipped ones: ${state.targetCounts!.flipped.join(' ')}`);
+          if (c.targetGiven) log(`BTI: target given (the real one, a comparison variant): ${state.target}; detected on its own: ${state.detected}`);
         }
         const ulStart = Date.now();
         const rng = Rng.derive(c.seed, `bti-unlearn-${n}`);
@@ -195,7 +211,8 @@ export const bti: ConfigurableDefense<BtiConfig> = {
         samplesSeen: unlearned,
         seconds: (Date.now() - started) / 1000,
         details: {
-          detectedTarget: state?.target,
+          detectedTarget: state?.detected,
+          ...(c.targetGiven ? { targetGiven: state?.target } : {}),
           targetCounts: state?.targetCounts,
           rounds,
           generatorSamples: clean.n * (c.pretrainEpochs + c.rounds * c.generatorEpochs),

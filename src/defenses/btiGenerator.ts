@@ -43,6 +43,13 @@ export interface GeneratorSpec {
   norm: 'instance' | 'none';
   /** Negative slope of the LeakyReLUs. */
   leak: number;
+  /**
+   * Feed the UNet two coordinate maps (row and column in [−1, 1]) beside the image (CoordConv). A fully
+   * convolutional network cannot tell one image position from another where the image is uniform, and
+   * Fashion-MNIST's borders are black, as is the zero padding: without coordinates the generator cannot
+   * put a patch in one corner only, which is what a BadNets trigger is.
+   */
+  coords: boolean;
 }
 
 export interface Generator {
@@ -58,7 +65,7 @@ const BLEND_INIT_LOGIT = -6;
 
 export function defaultGeneratorSpec(height: number, width: number, channels: number,
   overrides: Partial<GeneratorSpec> = {}): GeneratorSpec {
-  const spec: GeneratorSpec = { kind: 'unet', height, width, channels, baseFilters: 8, levels: 2, norm: 'none', leak: 0.2, ...overrides };
+  const spec: GeneratorSpec = { kind: 'unet', height, width, channels, baseFilters: 8, levels: 2, norm: 'none', leak: 0.2, coords: false, ...overrides };
   validateGeneratorSpec(spec);
   return spec;
 }
@@ -101,7 +108,7 @@ export function createGenerator(spec: GeneratorSpec, seed: number): Generator {
     params['blend/p'] = tf.zeros([1, spec.height, spec.width, spec.channels]);
     return { spec, params };
   }
-  let cin = spec.channels;
+  let cin = spec.channels + (spec.coords ? 2 : 0);
   for (let i = 0; i <= spec.levels; i++) {
     initBlock(params, rng, spec, `enc${i}`, cin, filters(spec, i));
     cin = filters(spec, i);
@@ -161,6 +168,18 @@ function block(spec: GeneratorSpec, params: ParamRecord, name: string, x: tf.Ten
   return leakyRelu(h, spec.leak);
 }
 
+/** [n, h, w, 2]: row and column coordinates in [−1, 1], the same for every image. */
+function coordinateMaps(n: number, h: number, w: number): tf.Tensor4D {
+  const v = new Float32Array(h * w * 2);
+  for (let i = 0; i < h; i++) {
+    for (let j = 0; j < w; j++) {
+      v[(i * w + j) * 2] = h > 1 ? (2 * i) / (h - 1) - 1 : 0;
+      v[(i * w + j) * 2 + 1] = w > 1 ? (2 * j) / (w - 1) - 1 : 0;
+    }
+  }
+  return tf.tile(tf.tensor4d(v, [1, h, w, 2]), [n, 1, 1, 1]) as tf.Tensor4D;
+}
+
 /** Nearest-neighbour ×2; the exact gradient sums each 2×2 cell, i.e. 4 × a 2×2 average pool. */
 const upsample2 = tf.customGrad(((x: tf.Tensor4D) => ({
   value: tf.image.resizeNearestNeighbor(x, [x.shape[1] * 2, x.shape[2] * 2]),
@@ -185,7 +204,7 @@ export function generate(spec: GeneratorSpec, params: ParamRecord, x: tf.Tensor4
   }
   return tf.tidy(() => {
     const skips: tf.Tensor4D[] = [];
-    let t: tf.Tensor4D = x;
+    let t: tf.Tensor4D = spec.coords ? tf.concat([x, coordinateMaps(x.shape[0], h, w)], 3) : x;
     for (let i = 0; i < spec.levels; i++) {
       t = block(spec, params, `enc${i}`, t);
       skips.push(t);

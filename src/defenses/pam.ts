@@ -26,7 +26,7 @@ import { Rng } from '../rng';
 import { batchTensor, labelTensor } from '../train/augment';
 import { crossEntropy } from '../train/loss';
 import { Sgd } from '../train/sgd';
-import { bti, BtiConfig } from './bti';
+import { bti, BtiConfig, givenTarget } from './bti';
 import { disposeReversal, frozenGenerator, mixedBatch, reverseRound, startReversal, TrainedGenerator } from './btiReversal';
 import { ConfigurableDefense, fraction, int, nonNegative, positive, withSeed } from './config';
 import { pathAwareStep } from './pathAware';
@@ -88,7 +88,7 @@ export const pam: ConfigurableDefense<PamConfig> = {
     let state: ReturnType<typeof startReversal> | undefined;
     const rounds: { round: number; target: number | undefined; loss: number; distanceToBackdoored: number; seconds: number }[] = [];
     try {
-      state = startReversal(model, clean, c, c.seed);
+      state = startReversal(model, clean, c, c.seed, givenTarget(c, data, 'PAM'));
       for (let n = 0; n < c.rounds; n++) {
         const t0 = Date.now();
         reverseRound(model, clean, state, n, c, c.seed);
@@ -115,7 +115,7 @@ export const pam: ConfigurableDefense<PamConfig> = {
         dataUsed: `${clean.n} clean images (the trigger is reversed from them; no triggered data)`,
         samplesSeen: c.rounds * c.unlearnEpochs * clean.n,
         seconds: (Date.now() - started) / 1000,
-        details: { rho: c.rho, detectedTarget: state?.target, rounds },
+        details: { rho: c.rho, detectedTarget: state?.detected, ...(c.targetGiven ? { targetGiven: state?.target } : {}), rounds },
       },
     };
   },

@@ -231,6 +231,17 @@ describe('BTI on a synthetic backdoored model', () => {
     disposeModel(b.model);
   });
 
+  test('targetGiven (a labelled comparison variant) unlearns towards the real target and still reports its own detection', async () => {
+    const data = defenseData(run);
+    const r = await bti.purify(run.trained.model, { ...data, oracle: { ...data.oracle!, target: 3 } },
+      { ...(bti.defaults as BtiConfig), ...quick, targetGiven: true, seed: 3 });
+    expect(r.report.details?.targetGiven).toBe(3);
+    expect(typeof r.report.details?.detectedTarget).toBe('number');
+    disposeModel(r.model);
+    await expect(bti.purify(run.trained.model, { clean: data.clean, progress: 'silent' },
+      { ...(bti.defaults as BtiConfig), ...quick, targetGiven: true, seed: 3 })).rejects.toThrow(/targetGiven needs the real target/);
+  });
+
   test('refuses a bad config naming the field', async () => {
     await expect(bti.purify(run.trained.model, defenseData(run), { ...(bti.defaults as BtiConfig), share: 2, seed: 0 }))
       .rejects.toThrow(/share/);

@@ -15,6 +15,7 @@ import { figureHtml, standalonePage } from '../viz/html';
 import { ResultRow, tableHtml, toCsv, toMarkdown, toPaperLayout } from '../viz/tables';
 import { Figure } from '../viz/types';
 import { checkClaims, claimsMarkdown } from './claims';
+import { renderReportPage } from './reportPage';
 import { collectResults, NO_DEFENSE, Stat, StudyResults } from './studyResults';
 
 export interface ReportOptions {
@@ -180,19 +181,39 @@ export async function writeReport(study: StudyConfig, cells: Cell[], summaries: 
       opts.log('report: chromium not found, so figures are HTML only (apt-get install chromium for PNG/SVG)');
     }
   }
-  const body = [
-    `<h1>superficial-safety — reproduce report</h1>`,
-    `<p>${opts.seconds.toFixed(0)} s on ${opts.workers || 1} worker(s). ${opts.failed.size > 0 ? `<b>${opts.failed.size} cell(s) failed</b>: ${[...opts.failed.keys()].join(', ')}` : ''}</p>`,
-    table ? tableHtml(table, { caption }) : '<p>No results.</p>',
-    `<h2>Claims</h2><table border="1" cellpadding="4" style="border-collapse:collapse">` +
-      checks.map((c) => `<tr><td>${c.id}</td><td>${c.title}</td><td><b>${c.verdict}</b></td><td>${c.evidence.map(escape).join('<br>')}</td></tr>`).join('') + '</table>',
-    ...figs.map((f) => figureHtml(f.figure as Figure)),
-  ].join('\n');
-  put('index.html', standalonePage('superficial-safety report', body));
+  const exists = (rel: string) => fs.existsSync(path.join(dir, rel));
+  const page = renderReportPage({
+    title: 'superficial-safety — reproduce report',
+    runLine: `${study.attacks.map(label).join(', ')} · ${r.methods.length} methods · ${opts.seconds.toFixed(0)} s on ${opts.workers || 1} worker(s)` +
+      ` · written ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    setting: caption,
+    claims: checks,
+    tableHtml: table ? tableHtml(table) : null,
+    tableFiles: ['results.csv', 'results.md', 'results.html'].filter(exists),
+    figures: figs.map((f) => ({
+      name: f.name,
+      caption: `${(f.figure as Figure).layout.title?.text ?? f.name} (${f.name})`,
+      html: figureHtml(f.figure as Figure),
+      files: ['png', 'svg', 'html'].map((x) => `figures/${f.name}.${x}`).filter(exists),
+    })),
+    failed: [...opts.failed.keys()],
+    repairs: repairedArtifacts(path.join(dir, 'log.txt')),
+    // cells.md is written by the caller after this page; log.txt is being written.
+    otherFiles: ['claims.md', 'config.json', 'cells.md', 'log.txt'],
+  });
+  put('index.html', page);
   opts.log(`report: ${files.length} files in ${dir}`);
   return files;
 }
 
-function escape(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/**
+ * The cache moves a damaged artifact aside and recomputes it (ArtifactStore.getOrCompute); its warning, which
+ * names the artifact, what was wrong and where the damaged copy went, reaches the run's log.txt from every
+ * worker. The report repeats those lines so that a repair is not seen only by whoever reads the log.
+ */
+export function repairedArtifacts(logFile: string): string[] {
+  if (!fs.existsSync(logFile)) return [];
+  return fs.readFileSync(logFile, 'utf8').split('\n')
+    .map((l) => /warning: (artifact \S+ is corrupt .*)$/.exec(l)?.[1])
+    .filter((x): x is string => x !== undefined);
 }

@@ -127,7 +127,7 @@ export function figureHtml(fig: Figure, opts: FigureHtmlOptions = {}): string {
 </script>`;
 }
 
-function escapeHtml(s: string): string {
+export function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 

@@ -4,7 +4,7 @@
  */
 import { CommandSpec, formatHelp, parseArgs, ParsedArgs, UsageError } from './cli/args';
 import { cellCommand, clusterReproduceOptions } from './cli/cluster';
-import { provisionFashionMnist } from './data/provision';
+import { ensureFashionMnist, provisionFashionMnist } from './data/provision';
 import { initEngine } from './engine/backend';
 import { ConfigError, PATCH_POSITIONS, PartialConfigInput } from './experiment/config';
 import { purify } from './experiment/purify';
@@ -345,6 +345,8 @@ async function runReproduce(a: ParsedArgs): Promise<number> {
   }
 }
 
+const MAIN_COMMANDS = new Set(['reproduce', 'baseline', 'train']);
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === 'help') {
@@ -368,6 +370,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === 'cell') return (await import('./cli/cluster')).runCellCommand(cellId, a);
+  // A fresh clone needs no separate data step: the main commands provision Fashion-MNIST as `npm run data` does.
+  if (MAIN_COMMANDS.has(name) && a.dataset === 'fashion-mnist' && !a.dataDir && !a.reportOnly) await ensureFashionMnist((s) => console.error(s));
   if (name === 'reproduce') return runReproduce(a);
   const engine = await initEngine({ backend: a.backend as string | undefined });
   console.error(`backend: ${engine.backend}${engine.simd ? ' (SIMD)' : ''}, TF.js ${engine.tfjsVersion}`);

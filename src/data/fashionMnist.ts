@@ -202,7 +202,7 @@ function loadPart(dir: string, part: 'train' | 'test'): Dataset {
   return d;
 }
 
-function notFoundMessage(opts: FashionMnistLocateOptions): string {
+export function notFoundMessage(opts: FashionMnistLocateOptions): string {
   const names = filesFor(opts.split ?? 'both');
   const lines = fashionMnistSearchPlaces(opts).map((p) => {
     const why = !fs.existsSync(p.dir) ? 'does not exist' : `lacks ${missingFiles(p.dir, names).join(', ')}`;

@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import { downloadFashionMnist, FashionMnistOptions, findFashionMnist } from './fashionMnist';
+import { downloadFashionMnist, FashionMnistOptions, findFashionMnist, notFoundMessage } from './fashionMnist';
 
 export interface ProvisionResult {
   action: 'already-present' | 'apt' | 'download';
@@ -49,6 +49,27 @@ export async function provisionFashionMnist(
   const dir = await downloadFashionMnist({ ...opts, split: 'both', log });
   log(`Fashion-MNIST: downloaded and verified into ${dir}`);
   return { action: 'download', dir };
+}
+
+/**
+ * What the main commands call before they load Fashion-MNIST, so that a fresh clone needs no separate data
+ * step: nothing (and no output) when the files are found; otherwise `npm run data`'s provisioning, saying
+ * what it does. When that cannot work either (not root and no network), the error is the loader's usual
+ * "not found" message, which lists the places searched and the ways to provide the files, plus why
+ * provisioning failed.
+ */
+export async function ensureFashionMnist(log: (s: string) => void, opts: ProvisionOptions = {}): Promise<ProvisionResult> {
+  const present = findFashionMnist(opts);
+  if (present) return { action: 'already-present', dir: present.dir };
+  log('Fashion-MNIST is not installed; provisioning it as `npm run data` does (Debian package when root, else a verified download)');
+  try {
+    const r = await provisionFashionMnist(log, opts);
+    log(`Fashion-MNIST ready in ${r.dir} (${r.action === 'apt' ? 'installed by apt-get' : 'downloaded and verified'})`);
+    return r;
+  } catch (err) {
+    throw new Error(`${notFoundMessage(opts)}
+Automatic provisioning failed: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
 }
 
 function canUseApt(): boolean {

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { gzipSync } from 'zlib';
 import { downloadFashionMnist, FASHION_MNIST_SHA256, loadFashionMnist } from '../../src/data/fashionMnist';
 import { httpGetBuffer, writeFileAtomic } from '../../src/data/download';
-import { provisionFashionMnist } from '../../src/data/provision';
+import { ensureFashionMnist, provisionFashionMnist } from '../../src/data/provision';
 import { fashionContents, makeTmpDir, removeDir, writeFashionDir } from './fixtures';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -172,6 +172,33 @@ describe('Fashion-MNIST download from a local server', () => {
       const r2 = await provisionFashionMnist(() => undefined, { ...isolated(), useApt: false });
       expect(r2.action).toBe('download');
       expect(fs.readdirSync(path.join(root, 'local'))).toHaveLength(4);
+    });
+  });
+
+  describe('ensureFashionMnist (what the main commands call first)', () => {
+    test('says nothing and does nothing when the files are there', async () => {
+      writeFashionDir(path.join(root, 'system'));
+      const logs: string[] = [];
+      expect(await ensureFashionMnist((s) => logs.push(s), isolated())).toEqual({ action: 'already-present', dir: path.join(root, 'system') });
+      expect(logs).toEqual([]);
+      expect(requests).toEqual([]);
+    });
+
+    test('provisions like npm run data and says so', async () => {
+      const logs: string[] = [];
+      const r = await ensureFashionMnist((s) => logs.push(s), { ...isolated(), useApt: false });
+      expect(r).toEqual({ action: 'download', dir: path.join(root, 'local') });
+      expect(logs[0]).toMatch(/^Fashion-MNIST is not installed; provisioning it as `npm run data` does/);
+      expect(logs[logs.length - 1]).toBe(`Fashion-MNIST ready in ${path.join(root, 'local')} (downloaded and verified)`);
+    });
+
+    test('when neither apt nor the download works, stops with the loader\'s not-found message and the reason', async () => {
+      const err = await ensureFashionMnist(() => undefined, { ...isolated(), useApt: false, downloadBaseUrl: 'http://127.0.0.1:1/' })
+        .then(() => null, (e: Error) => e);
+      expect(err).not.toBeNull();
+      expect(err!.message).toMatch(/^Fashion-MNIST not found: looked for/);
+      expect(err!.message).toContain('npm run data');
+      expect(err!.message).toMatch(/Automatic provisioning failed: .*ECONNREFUSED/);
     });
   });
 });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { triggerFromConfig } from '../../src/attacks/registry';
 import { subset } from '../../src/data/dataset';
 import { Experiment } from '../../src/experiment/runner';
 import { evaluate } from '../../src/metrics';
@@ -188,7 +189,7 @@ describe('ANP selection', () => {
     const model = toyModel();
     const clean = { name: 'c', images: new Uint8Array(4), labels: new Int32Array(4), n: 4, height: 1, width: 1, channels: 1, numClasses: 2, flipInvariant: false };
     await expect(anp.purify(model, { clean }, { ...ANP_DEFAULTS, selection: 'oracle-asr', seed: 0 }))
-      .rejects.toThrow(/backdoorValidation is required/);
+      .rejects.toThrow(/"oracle-asr" needs triggered images/);
     await expect(anp.purify(model, { clean }, { ...ANP_DEFAULTS, eps: -1, seed: 0 })).rejects.toThrow(/eps must be >= 0/);
     disposeModel(model);
   });
@@ -227,5 +228,17 @@ describe('ANP on a synthetic backdoored model (acceptance)', () => {
     expect(tf.memory().numTensors).toBe(tensors + own);
     disposeModel(out.model);
     Object.values(weights).forEach((t) => t.dispose());
+    // The labelled oracle variant stamps the real trigger on the held-out images of the other classes and
+    // picks the candidate with the lowest ASR there.
+    const oracle = await anp.purify(model, { clean, progress: 'silent', oracle: { trigger: triggerFromConfig(run.config.attack), target: 0 } },
+      { ...ANP_DEFAULTS, iterations: 200, batchSize: 64, selection: 'oracle-asr', seed: 0 });
+    expect(oracle.report.dataUsed).toMatch(/triggered images for selection \(oracle\)/);
+    const cands = oracle.report.details?.candidates as AnpCandidate[];
+    expect(cands.every((x) => typeof x.validationAsr === 'number')).toBe(true);
+    const chosen = oracle.report.details?.chosen as AnpCandidate;
+    const base = oracle.report.details?.unprunedHoldoutAccuracy as number;
+    const allowed = cands.filter((x) => (base - x.holdoutAccuracy) / base < 0.1);
+    expect(chosen.validationAsr).toBe(Math.min(...allowed.map((x) => x.validationAsr!)));
+    disposeModel(oracle.model);
   });
 });

@@ -159,17 +159,21 @@ const LAB_USAGE = `usage: npm run test:jupyterlab -- [--restart first|all|none] 
   Opens each notebook in a JupyterLab server (JUPYTERLAB=/path/to/jupyter, default .tmp/jupyterlab-venv/bin/jupyter),
   runs all cells with QUICK=1, then restarts the kernel and runs them again (default: the first notebook only);
   --timeout is per run of all cells (default 600 s). Screenshots and summary.json go to reports/jupyterlab/.
+  --classic: instead, the smoke test in the classic Notebook (Debian jupyter-notebook, /usr/bin/jupyter) on the
+  last notebook given (default 99-platform-check).
   The tslab kernel must be registered in JUPYTER_DATA_DIR (default .tmp/jupyterlab/data) by npm run jupyter:setup.`;
 
 export async function mainLab(argv: string[]): Promise<number> {
   const { checkNotebooksInLab, formatLabReports } = await import('./jupyterLab');
   const root = projectRoot();
   let restart: 'first' | 'all' | 'none' = 'first';
+  let classic = false;
   let runTimeoutMs: number | undefined;
   const notebooks: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--restart') {
+    if (a === '--classic') classic = true;
+    else if (a === '--restart') {
       const v = takeValue(argv, i++, a);
       if (v !== 'first' && v !== 'all' && v !== 'none') {
         console.error(`${LAB_USAGE}\n--restart must be first, all or none (got ${v})`);
@@ -188,6 +192,13 @@ export async function mainLab(argv: string[]): Promise<number> {
   }
   const selected = notebooks.length > 0 ? notebooks : listNotebooks(path.join(root, 'notebooks'));
   const t0 = Date.now();
+  if (classic) {
+    const { classicSmoke } = await import('./jupyterLab');
+    const r = await classicSmoke({ root, notebook: selected[selected.length - 1] });
+    console.log(`classic Notebook smoke test: ${r.ok ? 'ok' : 'FAILED'} ${path.basename(r.notebook)}: figures ${r.figuresRendered}/${r.figureOutputs} rendered (${r.seconds.toFixed(1)} s)`);
+    for (const p of r.problems) console.log(`  - ${p}`);
+    return r.ok ? 0 : 1;
+  }
   const reports = await checkNotebooksInLab({ root, notebooks: selected, restart, runTimeoutMs });
   console.log('');
   console.log('================ test:jupyterlab summary ================');

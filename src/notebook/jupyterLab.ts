@@ -54,12 +54,13 @@ export function labEnv(workDir: string, base: NodeJS.ProcessEnv = process.env): 
   };
 }
 
-/** Copies of the notebooks beside a link to dist/, as `../dist` imports expect. */
+/** Copies of the notebooks beside links to dist/ and scripts/, as their `../dist` imports and build check expect. */
 export function prepareLabRoot(notebooks: string[], workDir: string, root: string = projectRoot()): string {
   const labRoot = path.join(workDir, 'root');
   fs.rmSync(labRoot, { recursive: true, force: true });
   fs.mkdirSync(path.join(labRoot, 'notebooks'), { recursive: true });
   fs.symlinkSync(path.join(root, 'dist'), path.join(labRoot, 'dist'), 'dir');
+  fs.symlinkSync(path.join(root, 'scripts'), path.join(labRoot, 'scripts'), 'dir');
   for (const nb of notebooks) fs.copyFileSync(nb, path.join(labRoot, 'notebooks', path.basename(nb)));
   return labRoot;
 }
@@ -443,4 +444,82 @@ export function formatLabReports(reports: LabNotebookReport[], root: string = pr
   }
   lines.push(`JupyterLab check: ${reports.filter((r) => r.ok).length}/${reports.length} notebook(s) ok`);
   return lines.join('\n');
+}
+
+export interface ClassicSmokeReport {
+  notebook: string;
+  ok: boolean;
+  figureOutputs: number;
+  figuresRendered: number;
+  problems: string[];
+  seconds: number;
+}
+
+/**
+ * The classic Notebook (Debian `jupyter-notebook`, 6.x) keeps a smoke test: one notebook opened in its UI,
+ * all cells run, every figure drawn, no failed cell. It shares the lab's Jupyter dirs, so the kernel is the
+ * same spec jupyter:setup wrote.
+ */
+export async function classicSmoke(opts: { root?: string; notebook: string; jupyter?: string; timeoutMs?: number }): Promise<ClassicSmokeReport> {
+  const root = opts.root ?? projectRoot();
+  const jupyter = opts.jupyter ?? '/usr/bin/jupyter';
+  const workDir = path.join(root, '.tmp', 'jupyterlab');
+  const outDir = path.join(root, 'reports', 'jupyterlab');
+  fs.mkdirSync(outDir, { recursive: true });
+  const labRoot = prepareLabRoot([opts.notebook], path.join(workDir, 'classic'), root);
+  const env = labEnv(workDir);
+  const t0 = Date.now();
+  const report: ClassicSmokeReport = { notebook: opts.notebook, ok: false, figureOutputs: 0, figuresRendered: 0, problems: [], seconds: 0 };
+  const port = await freePort();
+  const token = crypto.randomBytes(16).toString('hex');
+  const logFile = path.join(outDir, 'classic-server.log');
+  const log = fs.openSync(logFile, 'w');
+  const child = spawn(jupyter, ['notebook', '--no-browser', '--allow-root', '--ip=127.0.0.1', `--port=${port}`, '--port-retries=0',
+    `--NotebookApp.token=${token}`, `--notebook-dir=${labRoot}`], { env, stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  const url = `http://127.0.0.1:${port}`;
+  const browser = await launchOfflineChromium({ allow: (u) => u.startsWith(url) });
+  try {
+    const deadline = Date.now() + 60000;
+    for (;;) {
+      try { if ((await fetch(`${url}/api/status?token=${token}`)).ok) break; } catch { /* not up yet */ }
+      if (Date.now() > deadline) throw new Error(`the classic Notebook did not answer within 60 s; see ${logFile}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const page = await browser.context.newPage();
+    const jsErrors: string[] = [];
+    page.on('pageerror', (e) => jsErrors.push(e.message));
+    await page.goto(`${url}/notebooks/notebooks/${encodeURIComponent(path.basename(opts.notebook))}?token=${token}`);
+    // Classic Notebook's page object (`Jupyter`) has no types here: these probes run in the page.
+    await page.waitForFunction('window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel && Jupyter.notebook.kernel.is_connected()', null, { timeout: 180000 });
+    const kernel = await page.evaluate('Jupyter.notebook.kernel.name') as string;
+    if (kernel !== 'tslab') report.problems.push(`kernel ${kernel}, expected tslab`);
+    await page.evaluate(`(() => { window.__ssFailed = 0; Jupyter.notebook.events.on('finished_execute.CodeCell', (e, d) => {
+      if (d.cell.output_area.outputs.some((o) => o.output_type === 'error')) window.__ssFailed++; });
+      Jupyter.notebook.execute_all_cells(); })()`);
+    await page.waitForFunction(`Jupyter.notebook.get_cells().filter((c) => c.cell_type === 'code').every((c) => typeof c.input_prompt_number === 'number')
+      && Jupyter.notebook.kernel_busy !== true && document.querySelector('#kernel_indicator_icon.kernel_idle_icon') !== null`, null, { timeout: opts.timeoutMs ?? 300000, polling: 500 });
+    await page.waitForFunction((cls: string) => Array.from(document.querySelectorAll(`.output_area .${cls}`)).every((d) => d.querySelector('svg.main-svg') !== null),
+      FIGURE_CLASS, { timeout: 30000 }).catch(() => undefined);
+    const nb = await page.evaluate('Jupyter.notebook.toJSON()');
+    report.figureOutputs = countFigureOutputs(nb);
+    report.figuresRendered = await page.evaluate((cls: string) => Array.from(document.querySelectorAll(`.output_area .${cls}`))
+      .filter((d) => d.classList.contains('js-plotly-plot') && d.querySelector('svg.main-svg') !== null).length, FIGURE_CLASS);
+    const stderrErrors = (nb as { cells: { outputs?: { output_type: string; name?: string; text?: string | string[] }[] }[] }).cells
+      .flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'error' || (o.name === 'stderr' && /\bError\b|^\s+at /m.test([o.text ?? ''].flat().join(''))));
+    if (stderrErrors.length > 0) report.problems.push(`${stderrErrors.length} error output(s)`);
+    if (report.figureOutputs === 0 || report.figuresRendered !== report.figureOutputs) {
+      report.problems.push(`${report.figuresRendered} of ${report.figureOutputs} figure(s) rendered`);
+    }
+    if (jsErrors.length > 0) report.problems.push(`JavaScript errors: ${jsErrors.slice(0, 3).join('; ')}`);
+    await page.close();
+  } catch (err) {
+    report.problems.push((err as Error).message.split('\n')[0]);
+  } finally {
+    await browser.close();
+    child.kill('SIGTERM');
+  }
+  report.ok = report.problems.length === 0;
+  report.seconds = (Date.now() - t0) / 1000;
+  return report;
 }

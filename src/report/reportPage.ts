@@ -54,6 +54,7 @@ export function evidenceTally(c: ClaimCheck): string {
     else other++;
   }
   if (holds + not + other === 0) return c.evidence[0] ?? '';
+  if (holds + not === 0) return `${other} line${other === 1 ? '' : 's'}, none graded (expand for the evidence)`;
   const parts = [`${holds} of ${holds + not} graded line${holds + not === 1 ? '' : 's'} hold`];
   if (other > 0) parts.push(`${other} not graded`);
   return parts.join(', ');

@@ -23,6 +23,7 @@ const claims: ClaimCheck[] = [
 test('the one-line evidence counts graded lines', () => {
   expect(evidenceTally(claims[0])).toBe('1 of 2 graded lines hold');
   expect(evidenceTally(claims[1])).toBe('this run: fashion-mnist');
+  expect(evidenceTally({ ...claims[0], evidence: ['LC · BTI: x → not purified', 'SSBA · BAU: y → not purified'] })).toBe('2 lines, none graded (expand for the evidence)');
 });
 
 const maybe = chromiumAvailable() ? test : test.skip;

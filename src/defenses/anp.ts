@@ -59,6 +59,12 @@ export interface AnpConfig {
   /** Mask-optimisation batches (nb_iter) and their size. */
   iterations: number;
   batchSize: number;
+  /**
+   * Cap on mask optimisation in passes over its data: iterations = min(iterations, ⌈maxEpochs·n/batchSize⌉).
+   * The defaults make 600 × 128 = 32 passes over a 2,400-image split; on a smaller split (QUICK mode) the
+   * same 600 batches would revisit each image hundreds of times for no change in the masks.
+   */
+  maxEpochs: number;
   /** Share of the clean split held out from mask optimisation to select the pruning level. */
   holdoutFraction: number;
   /** Candidates: mask thresholds 0:thresholdStep:maxThreshold, or counts 0:countStep:maxPrunedFraction·N. */
@@ -101,6 +107,7 @@ const schema: z.ZodType<AnpConfig, z.ZodTypeDef, unknown> = z.object({
   alpha: fraction().default(0.2),
   iterations: int(0).default(600),
   batchSize: int(2).default(128),
+  maxEpochs: positive().default(32),
   holdoutFraction: z.number({ invalid_type_error: 'must be a number' })
     .gt(0, 'must be in (0, 1)').lt(1, 'must be in (0, 1)').default(0.2),
   pruneBy: enumOf(['threshold', 'count'] as const).default('count'),
@@ -239,11 +246,12 @@ async function purify(model: Model, data: DefenseData, config: AnpConfig & { see
   const log = data.log ?? (() => undefined);
   const { optimise, holdout } = splitClean(data.clean, c.holdoutFraction, c.seed);
 
+  const iterations = Math.min(c.iterations, Math.ceil((c.maxEpochs * optimise.n) / c.batchSize));
   const progress = createProgress('ANP masks', data.progress);
   let masks: NeuronVars;
   try {
-    masks = optimiseMasks(model, optimise, c, c.seed, (it, loss) => {
-      progress.step(it, c.iterations, `iter ${it}/${c.iterations} loss ${loss.toFixed(3)}`);
+    masks = optimiseMasks(model, optimise, { ...c, iterations }, c.seed, (it, loss) => {
+      progress.step(it, iterations, `iter ${it}/${iterations} loss ${loss.toFixed(3)}`);
     });
   } finally {
     progress.done();
@@ -251,7 +259,7 @@ async function purify(model: Model, data: DefenseData, config: AnpConfig & { see
   const ranked = rankNeurons(masks);
   disposeVars(masks);
   const maskSeconds = (Date.now() - start) / 1000;
-  log(`ANP: ${c.iterations} mask iterations in ${maskSeconds.toFixed(1)}s; smallest masks ` +
+  log(`ANP: ${iterations} mask iterations in ${maskSeconds.toFixed(1)}s; smallest masks ` +
     ranked.slice(0, 8).map((r) => `${r.layer}#${r.index}=${r.mask.toFixed(3)}`).join(' '));
 
   const candidates = pruningCandidates(ranked, c);
@@ -281,7 +289,7 @@ async function purify(model: Model, data: DefenseData, config: AnpConfig & { see
     model: purified,
     report: {
       dataUsed: `${data.clean.n} clean images (${optimise.n} for masks, ${holdout.n} held out for selection)${oracleNote}`,
-      samplesSeen: c.iterations * c.batchSize,
+      samplesSeen: iterations * c.batchSize,
       seconds: (Date.now() - start) / 1000,
       details: {
         selection: c.selection,
@@ -292,6 +300,7 @@ async function purify(model: Model, data: DefenseData, config: AnpConfig & { see
         candidates: evaluated,
         ranking: ranked,
         maskSeconds,
+        iterations,
       },
     },
   };

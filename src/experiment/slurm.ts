@@ -77,7 +77,8 @@ export function jobResources(study: StudyConfig, cell: Cell, opts: Pick<SlurmOpt
   if (opts.memMb !== undefined && !(Number.isInteger(opts.memMb) && opts.memMb >= 256)) {
     throw new Error(`--mem-mb must be an integer of at least 256 (got ${opts.memMb})`);
   }
-  const minutes = Math.ceil((cell.cost * factor + 300) / 60);
+  // The floor absorbs a slow or shared node; a cell far beyond its estimate is a bug worth seeing as a timeout.
+  const minutes = Math.max(10, Math.ceil((cell.cost * factor + 300) / 60));
   const heavy = cell.kind === 'transfer' || (cell.kind === 'model' && (cell.attack === 'lc' || cell.attack === 'ssba'));
   const estimate = study.quick ? 1024 : heavy ? 3072 : 2048;
   return { minutes, cpus: 1, memMb: opts.memMb ?? Math.max(1024, estimate) };

@@ -215,7 +215,8 @@ describe('ANP on a synthetic backdoored model (acceptance)', () => {
     const before = evaluate(model, run.data.test, run.poison.backdoorTest, 0);
     const weights = W.clone(model.params);
     const tensors = tf.memory().numTensors;
-    const out = await anp.purify(model, { clean, progress: 'silent' }, { ...ANP_DEFAULTS, iterations: 200, batchSize: 64, seed: 0 });
+    // 200 batches of 64 on the 320 mask images are 40 passes, above the default cap of 32: raise the cap.
+    const out = await anp.purify(model, { clean, progress: 'silent' }, { ...ANP_DEFAULTS, iterations: 200, maxEpochs: 40, batchSize: 64, seed: 0 });
     const after = evaluate(out.model, run.data.test, run.poison.backdoorTest, 0);
     expect(before.asr!).toBeGreaterThan(0.9);
     expect(before.asr! - after.asr!).toBeGreaterThanOrEqual(0.5);
@@ -231,7 +232,7 @@ describe('ANP on a synthetic backdoored model (acceptance)', () => {
     // The labelled oracle variant stamps the real trigger on the held-out images of the other classes and
     // picks the candidate with the lowest ASR there.
     const oracle = await anp.purify(model, { clean, progress: 'silent', oracle: { trigger: triggerFromConfig(run.config.attack), target: 0 } },
-      { ...ANP_DEFAULTS, iterations: 200, batchSize: 64, selection: 'oracle-asr', seed: 0 });
+      { ...ANP_DEFAULTS, iterations: 200, maxEpochs: 40, batchSize: 64, selection: 'oracle-asr', seed: 0 });
     expect(oracle.report.dataUsed).toMatch(/triggered images for selection \(oracle\)/);
     const cands = oracle.report.details?.candidates as AnpCandidate[];
     expect(cands.every((x) => typeof x.validationAsr === 'number')).toBe(true);
@@ -240,5 +241,10 @@ describe('ANP on a synthetic backdoored model (acceptance)', () => {
     const allowed = cands.filter((x) => (base - x.holdoutAccuracy) / base < 0.1);
     expect(chosen.validationAsr).toBe(Math.min(...allowed.map((x) => x.validationAsr!)));
     disposeModel(oracle.model);
+    // maxEpochs caps the mask optimisation by passes over its data: 2 passes over 320 images = 10 batches of 64.
+    const capped = await anp.purify(model, { clean, progress: 'silent' }, { ...ANP_DEFAULTS, maxEpochs: 2, batchSize: 64, seed: 0 });
+    expect(capped.report.details?.iterations).toBe(10);
+    expect(capped.report.samplesSeen).toBe(10 * 64);
+    disposeModel(capped.model);
   });
 });

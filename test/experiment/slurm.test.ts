@@ -69,6 +69,7 @@ describe('job resources and the sbatch line', () => {
     expect(jobResources(full, { ...lc, cost: 480 }).memMb).toBe(3072);
     expect(jobResources(full, ft, { timeFactor: 10 }).minutes).toBe(Math.ceil((400 + 300) / 60));
     expect(jobResources(study(), model).memMb).toBe(1024);
+    expect(jobResources(study(), { ...model, cost: 20 }).minutes).toBe(10);
     expect(jobResources(study(), model, { memMb: 4000 }).memMb).toBe(4000);
     expect(() => jobResources(full, model, { timeFactor: 0 })).toThrow(/--time-factor must be a positive number/);
     expect(() => jobResources(full, model, { memMb: 10 })).toThrow(/--mem-mb must be an integer of at least 256/);

@@ -122,6 +122,7 @@ const commands: Record<string, CommandSpec> = {
       { name: 'defenses', type: 'list', help: 'defenses, comma-separated (default: every registered one)' },
       { name: 'seeds', type: 'list', help: 'seeds, comma-separated; more than one gives mean ± std', default: '0' },
       { name: 'pam-rhos', type: 'list', help: 'PAM ablation: extra ρ values, each purified and retuned (e.g. 0,0.3,0.7,0.9)' },
+      { name: 'sweep', type: 'string', help: 'a settings sweep file (e.g. sweeps/claim4.json): the study once per setting, and claim 4 across them' },
       { name: 'dataset', type: 'string', help: 'dataset', default: 'fashion-mnist', choices: ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] },
       { name: 'data-dir', type: 'string', help: 'directory holding the dataset files (else the standard places)' },
       { name: 'workers', type: 'int', help: 'worker threads (default: one per core; 0 = run in this thread)' },
@@ -329,16 +330,30 @@ async function runReproduce(a: ParsedArgs): Promise<number> {
       dataset: a.dataset as 'fashion-mnist', dataDir: a.dataDir as string | undefined, attacks: attacks as StudyAttack[],
       defenses, seeds, quick: !!a.quick, runsDir: a.runsDir as string, pamRhos, retune: true, lmc: !a.noLmc, qra: !a.noQra,
     };
-    if (a.executor === 'slurm' || a.reportOnly) return await (await import('./cli/cluster')).runClusterReproduce(study, a, controller.signal);
-    const r = await reproduce(study, { workers: a.workers as number | undefined, outDir: a.out as string | undefined, backend: a.backend as string | undefined,
-      signal: controller.signal, images: !a.noImages });
+    const runOpts = { workers: a.workers as number | undefined, outDir: a.out as string | undefined, backend: a.backend as string | undefined,
+      signal: controller.signal, images: !a.noImages };
+    let r;
+    if (a.sweep !== undefined) {
+      for (const f of ['attacks', 'defenses', 'pamRhos', 'noLmc', 'noQra', 'executor', 'reportOnly'] as const) {
+        if (a[f] !== undefined && a[f] !== false && !(f === 'executor' && a[f] === 'local')) {
+          throw new UsageError(`reproduce: --sweep takes attacks, defenses and analyses from the sweep file, not --${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+        }
+      }
+      const { readSweep, sweepStudies } = await import('./experiment/sweep');
+      const { reproduceSweep } = await import('./experiment/reproduce');
+      const sweep = readSweep(a.sweep as string);
+      r = await reproduceSweep(sweep, sweepStudies(sweep, { runsDir: a.runsDir as string, dataDir: a.dataDir as string | undefined, quick: !!a.quick }), runOpts);
+    } else {
+      if (a.executor === 'slurm' || a.reportOnly) return await (await import('./cli/cluster')).runClusterReproduce(study, a, controller.signal);
+      r = await reproduce(study, runOpts);
+    }
     if (r.aborted) {
       console.error(`stopped after ${r.seconds.toFixed(0)}s: ${r.summaries.size} cells finished and cached, ${r.notStarted.length} not started`);
       return 130;
     }
     console.log(`reproduce finished in ${r.seconds.toFixed(0)}s: ${r.summaries.size} cells (${r.computed} computed, ${r.cached} from the cache), ` +
       `${r.failed.size} failed, ${r.skipped.length} skipped`);
-    console.log(`report: ${r.outDir}/index.html (results.md, claims.md, figures/)`);
+    console.log(`report: ${r.outDir}/index.html (${a.sweep !== undefined ? 'sweep.md, settings/<name>/' : 'results.md, claims.md, figures/'})`);
     return r.failed.size > 0 ? 1 : 0;
   } finally {
     process.off('SIGINT', onSigint);

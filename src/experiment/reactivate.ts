@@ -49,8 +49,9 @@ function requireAttack(exp: Experiment): void {
 
 /** The clean reference model trained with the same recipe and data as the experiment's backdoored one. */
 export function cleanExperiment(exp: Experiment, opts: StageOptions = {}): Experiment {
-  // The default poison rate of 'none', whatever the attack's (LC: 10%), so every attack shares one clean model.
-  return new Experiment({ ...exp.config, attack: { ...exp.config.attack, name: 'none', poisonRate: undefined } }, { log: opts.log, progress: opts.progress });
+  // A plain 'none': the clean model does not depend on the trigger, its target or the poisoning rate, so every
+  // attack and every such setting of one dataset, model and seed share it (and its cache key).
+  return new Experiment({ ...exp.config, attack: { name: 'none' } }, { log: opts.log, progress: opts.progress });
 }
 
 export async function subjectModel(exp: Experiment, subject: Subject, run: RunResult, opts: StageOptions = {}): Promise<SubjectModel> {

@@ -8,9 +8,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { writeCellRuns } from '../report/cellRuns';
 import { writeReport } from '../report/studyReport';
+import { writeSweepReport } from '../report/sweepReport';
 import { CellRecord, readCellRecord, runCell } from './cellRun';
 import { runGraph, TaskEvent } from './scheduler';
 import { Cell, CellSummary, planStudy, StudyConfig } from './study';
+import { planSweep, Sweep } from './sweep';
 import { WorkerPool } from './workerPool';
 
 export interface ReproduceOptions {
@@ -121,9 +123,30 @@ function describe(r: CellSummary): string {
   }
 }
 
-export async function reproduce(study: StudyConfig, opts: ReproduceOptions = {}): Promise<ReproduceResult> {
-  const t0 = Date.now();
-  const cells = planStudy(study);
+/** One cell and the study (setting) it belongs to. */
+export interface PlannedCell {
+  study: StudyConfig;
+  cell: Cell;
+}
+
+interface GraphRun {
+  outDir: string;
+  summaries: Map<string, CellSummary>;
+  failed: Map<string, Error>;
+  skipped: string[];
+  notStarted: string[];
+  aborted: boolean;
+  computed: number;
+  log: (line: string) => void;
+  closeLog: () => void;
+  write: (s: string) => void;
+  workers: number;
+}
+
+/** Run (or load) every planned cell on the worker pool, with live progress and the run's log.txt. */
+async function runPlanned(planned: PlannedCell[], what: unknown, opts: ReproduceOptions): Promise<GraphRun> {
+  const cells = planned.map((p) => p.cell);
+  const studyOf = new Map(planned.map((p) => [p.cell.id, p.study]));
   const workers = opts.workers ?? defaultWorkers();
   const write = opts.write ?? ((s: string) => process.stderr.write(s));
   const tty = opts.tty ?? (!!process.stderr.isTTY && !process.env.CI);
@@ -131,7 +154,7 @@ export async function reproduce(study: StudyConfig, opts: ReproduceOptions = {})
   fs.mkdirSync(outDir, { recursive: true });
   const logFile = fs.openSync(path.join(outDir, 'log.txt'), 'a');
   const log = (line: string) => fs.writeSync(logFile, `${new Date().toISOString()} ${line}\n`);
-  log(`reproduce: ${cells.length} cells, ${workers || 'no'} worker threads, config ${JSON.stringify(study)}`);
+  log(`reproduce: ${cells.length} cells, ${workers || 'no'} worker threads, config ${JSON.stringify(what)}`);
   write(`reproduce: ${cells.length} cells on ${workers === 0 ? 'the main thread' : `${workers} worker thread${workers > 1 ? 's' : ''}`}; report → ${outDir}\n`);
 
   const display = progressDisplay(cells, Math.max(1, workers), write, tty);
@@ -145,7 +168,10 @@ export async function reproduce(study: StudyConfig, opts: ReproduceOptions = {})
   let run;
   try {
     run = await runGraph<Cell, CellSummary>(cells,
-      (cell, slot) => (pool ? pool.run<CellSummary>(slot, { study, cell }) : runCell(study, cell, { log })),
+      (cell, slot) => {
+        const study = studyOf.get(cell.id)!;
+        return pool ? pool.run<CellSummary>(slot, { study, cell }) : runCell(study, cell, { log });
+      },
       {
         concurrency: Math.max(1, workers), signal: opts.signal,
         onEvent: (e) => {
@@ -159,20 +185,57 @@ export async function reproduce(study: StudyConfig, opts: ReproduceOptions = {})
     opts.signal?.removeEventListener('abort', stop);
     await pool?.close();
   }
-  const summaries = run.results;
-  const computed = [...summaries.values()].filter((s) => !('cached' in s) || !s.cached).length;
+  const computed = [...run.results.values()].filter((s) => !('cached' in s) || !s.cached).length;
+  return { outDir, summaries: run.results, failed: run.failed, skipped: run.skipped, notStarted: run.notStarted, aborted: run.aborted,
+    computed, log, closeLog: () => fs.closeSync(logFile), write, workers };
+}
+
+function finish(g: GraphRun, t0: number, files: string[]): ReproduceResult {
   const seconds = (Date.now() - t0) / 1000;
+  g.log(`finished in ${seconds.toFixed(1)}s: ${g.summaries.size} cells (${g.computed} computed), ${g.failed.size} failed, ` +
+    `${g.skipped.length} skipped, ${g.notStarted.length} not started${g.aborted ? ' (aborted)' : ''}`);
+  g.closeLog();
+  return { outDir: g.outDir, summaries: g.summaries, failed: g.failed, skipped: g.skipped, notStarted: g.notStarted, aborted: g.aborted,
+    seconds, computed: g.computed, cached: g.summaries.size - g.computed, files };
+}
+
+/** The cell records of the given cells that exist (for cells.md). */
+function records(planned: PlannedCell[]): Map<string, CellRecord> {
+  const out = new Map<string, CellRecord>();
+  for (const p of planned) { const r = readCellRecord(p.study, p.cell); if (r) out.set(p.cell.id, r); }
+  return out;
+}
+
+export async function reproduce(study: StudyConfig, opts: ReproduceOptions = {}): Promise<ReproduceResult> {
+  const t0 = Date.now();
+  const cells = planStudy(study);
+  const planned = cells.map((cell) => ({ study, cell }));
+  const g = await runPlanned(planned, study, opts);
   let files: string[] = [];
-  if (!run.aborted) {
-    files = await writeReport(study, cells, summaries, { outDir, images: opts.images ?? true, seconds, workers,
-      failed: run.failed, log: (s) => { log(s); write(`${s}\n`); } });
-    const records = new Map<string, CellRecord>();
-    for (const c of cells) { const r = readCellRecord(study, c); if (r) records.set(c.id, r); }
-    files.push(writeCellRuns(outDir, cells, records));
+  if (!g.aborted) {
+    const seconds = (Date.now() - t0) / 1000;
+    files = await writeReport(study, cells, g.summaries, { outDir: g.outDir, images: opts.images ?? true, seconds, workers: g.workers,
+      failed: g.failed, log: (s) => { g.log(s); g.write(`${s}\n`); } });
+    files.push(writeCellRuns(g.outDir, cells, records(planned)));
   }
-  log(`finished in ${seconds.toFixed(1)}s: ${summaries.size} cells (${computed} computed), ${run.failed.size} failed, ` +
-    `${run.skipped.length} skipped, ${run.notStarted.length} not started${run.aborted ? ' (aborted)' : ''}`);
-  fs.closeSync(logFile);
-  return { outDir, summaries, failed: run.failed, skipped: run.skipped, notStarted: run.notStarted, aborted: run.aborted,
-    seconds, computed, cached: summaries.size - computed, files };
+  return finish(g, t0, files);
+}
+
+/**
+ * A settings sweep: every setting's graph in one pool (so the cores stay busy across settings), then one
+ * report per setting under settings/<name>/ and the sweep's own page (settings axis, claim 4) at the top.
+ */
+export async function reproduceSweep(sweep: Sweep, studies: StudyConfig[], opts: ReproduceOptions = {}): Promise<ReproduceResult> {
+  const t0 = Date.now();
+  const planned = planSweep(studies);
+  const g = await runPlanned(planned, { sweep, studies }, opts);
+  let files: string[] = [];
+  if (!g.aborted) {
+    const seconds = (Date.now() - t0) / 1000;
+    const log = (s: string) => { g.log(s); g.write(`${s}\n`); };
+    files = await writeSweepReport(sweep, studies, planned, g.summaries, { outDir: g.outDir, images: opts.images ?? true, seconds,
+      workers: g.workers, failed: g.failed, log });
+    files.push(writeCellRuns(g.outDir, planned.map((p) => p.cell), records(planned)));
+  }
+  return finish(g, t0, files);
 }

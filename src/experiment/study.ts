@@ -9,7 +9,7 @@ import { QraEvaluation } from '../reactivation/qra';
 import { RetuningPoint } from '../reactivation/retuning';
 import { LmcPoint, LmcSummary } from '../analysis/lmc';
 import { getDefense } from '../defenses/registry';
-import { PartialConfigInput } from './config';
+import { ARCHS, PartialConfigInput, PATCH_POSITIONS } from './config';
 import { purify, Rates } from './purify';
 import { lmc, qra, qraTransferMatrix, retune } from './reactivate';
 import { Experiment } from './runner';
@@ -17,6 +17,20 @@ import { Experiment } from './runner';
 export const STUDY_ATTACKS = ['badnets', 'blended', 'ssba', 'lc', 'sig', 'wanet'] as const;
 export type StudyAttack = (typeof STUDY_ATTACKS)[number];
 export const STUDY_DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] as const;
+
+/**
+ * One point of a settings sweep (issue 15, claim 4): what differs from the default setting — target class 0,
+ * the BadNets patch at the bottom-right, each attack's default poisoning rate, the default `cnn`. A study with
+ * no setting is the default one, and its cells and cache keys are exactly those of a plain `reproduce`.
+ */
+export interface StudySetting {
+  /** Shown in reports; the cells of a study with a setting have ids that start with `<name>/`. */
+  name: string;
+  target?: number;
+  patchPosition?: (typeof PATCH_POSITIONS)[number];
+  poisonRate?: number;
+  model?: { arch: (typeof ARCHS)[number]; widths?: number[]; depth?: number[]; width?: number };
+}
 
 export interface StudyConfig {
   dataset: (typeof STUDY_DATASETS)[number];
@@ -34,6 +48,7 @@ export interface StudyConfig {
   retune: boolean;
   lmc: boolean;
   qra: boolean;
+  setting?: StudySetting;
 }
 
 export type CellKind = 'model' | 'purify' | 'retune' | 'lmc' | 'qra' | 'transfer';
@@ -53,13 +68,18 @@ export interface Cell {
 
 /** The experiment config of one attack and seed (attack 'none': the clean model on the same data). */
 export function experimentConfig(study: StudyConfig, attack: StudyAttack | 'none', seed: number): PartialConfigInput {
+  const s = study.setting;
   return {
     dataset: study.dataset,
     dataDir: study.dataDir,
     runsDir: study.runsDir,
     seed,
-    // The attack's default rate: 5%, or 10% for LC (every target-class image, as the spec describes).
-    attack: { name: attack, target: 0 },
+    // The attack's default rate unless the setting names one: 5%, or 10% for LC (every target-class image,
+    // as the spec describes). The clean model ignores the trigger's settings, so every setting of one
+    // dataset, model and seed shares it.
+    attack: attack === 'none' ? { name: 'none', target: 0 }
+      : { name: attack, target: s?.target ?? 0, patchPosition: s?.patchPosition, poisonRate: s?.poisonRate },
+    ...(s?.model ? { model: s.model } : {}),
     // The same shrinking as the notebooks' QUICK mode, so the two share cached artifacts.
     ...(study.quick ? { trainLimit: 4000, testLimit: 1000, train: { epochs: 2 } } : {}),
   };
@@ -90,9 +110,12 @@ const FULL_COST: Record<string, number> = {
 /** Backdoored models whose attack first builds an asset: SSBA's encoder (~40 s), LC's robust model and PGD (~4 min). */
 const MODEL_COST: Record<string, number> = { ssba: 300, lc: 480 };
 
+/** How much slower than the default `cnn` a setting's architecture trains (measured: 1,235 vs 308 images/s). */
+const ARCH_COST: Record<string, number> = { cnn: 1, 'preact-resnet': 4 };
+
 function cost(study: StudyConfig, kind: CellKind, subject: string, attack: string): number {
-  const c = kind === 'purify' ? FULL_COST[parseSubject(subject).defense] ?? 120
-    : kind === 'model' ? MODEL_COST[attack] ?? FULL_COST.model : FULL_COST[kind] ?? 60;
+  const c = (kind === 'purify' ? FULL_COST[parseSubject(subject).defense] ?? 120
+    : kind === 'model' ? MODEL_COST[attack] ?? FULL_COST.model : FULL_COST[kind] ?? 60) * (ARCH_COST[study.setting?.model?.arch ?? 'cnn'] ?? 1);
   return study.quick ? Math.max(1, c / 12) : c;
 }
 
@@ -107,8 +130,9 @@ export const cellId = (kind: CellKind, attack: string, seed: number, subject: st
 export function planStudy(study: StudyConfig): Cell[] {
   for (const d of study.defenses) getDefense(d); // unknown names fail here, before any work
   const cells: Cell[] = [];
+  const prefix = study.setting ? `${study.setting.name}/` : '';
   const add = (kind: CellKind, attack: StudyAttack | 'none', seed: number, subject: string, deps: string[]) => {
-    const id = cellId(kind, attack, seed, subject);
+    const id = prefix + cellId(kind, attack, seed, subject);
     cells.push({ id, kind, attack, seed, subject, deps, cost: cost(study, kind, subject, attack) });
     return id;
   };
@@ -138,7 +162,11 @@ export function planStudy(study: StudyConfig): Cell[] {
 }
 
 export interface ModelSummary { kind: 'model'; cleanAccuracy: number; asr: number; seconds: number; cached: boolean; key: string }
-export interface PurifySummary { kind: 'purify'; defense: string; before: Rates; after: Rates; seconds: number; dataUsed: string; cached: boolean; key: string; config: Record<string, unknown> }
+export interface PurifySummary {
+  kind: 'purify'; defense: string; before: Rates; after: Rates; seconds: number; dataUsed: string; cached: boolean; key: string; config: Record<string, unknown>;
+  /** Trigger-inversion defenses (BTI, PAM): the target class they detected, and the real one to grade it. */
+  detection?: { detected: number; target: number };
+}
 export interface RetuneSummary { kind: 'retune'; history: RetuningPoint[]; seconds: number; cached: boolean; key: string }
 export interface LmcCellSummary { kind: 'lmc'; points: LmcPoint[]; summary: LmcSummary; batchNorm: string; seconds: number; cached: boolean; key: string }
 export interface QraSummary { kind: 'qra'; evaluation: QraEvaluation; queries: number; seconds: number; cached: boolean; key: string; epsilon: number }
@@ -170,8 +198,10 @@ export async function executeCell(study: StudyConfig, cell: Cell, opts: CellOpti
       const r = await purify(e, defense, { run, config: overrides, log, progress: 'silent' });
       disposeModel(r.model);
       disposeModel(run.trained.model);
+      const detected = r.report.details?.detectedTarget;
       return { kind: 'purify', defense: r.defense, before: r.evaluation.before, after: r.evaluation.after, seconds: r.report.seconds,
-        dataUsed: r.report.dataUsed, cached: r.cached, key: r.key, config: r.config };
+        dataUsed: r.report.dataUsed, cached: r.cached, key: r.key, config: r.config,
+        ...(typeof detected === 'number' ? { detection: { detected, target: run.config.attack.target } } : {}) };
     }
     case 'retune': {
       const r = await retune(exp(cell.attack), subject, {}, subjectOpts);

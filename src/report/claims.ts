@@ -31,14 +31,24 @@ function combine(flags: boolean[]): Verdict {
 
 /** Reads one number of a Stat: its mean, or one seed's value. */
 export type Pick = (s: Stat | null | undefined) => number;
-const MEAN: Pick = (s) => s?.mean ?? NaN;
-const seedPick = (i: number): Pick => (s) => (s ? s.values[s.values.length === 1 ? 0 : i] ?? NaN : NaN);
+export const MEAN: Pick = (s) => s?.mean ?? NaN;
+export const seedPick = (i: number): Pick => (s) => (s ? s.values[s.values.length === 1 ? 0 : i] ?? NaN : NaN);
 
 /** Claim 1's rule, which also decides which pairs claims 2 and 5 are graded on. */
 export const PURIFIED_RULE = 'O-ASR < 10% and C-Acc at most 3 points below the backdoored model';
 export function isPurified(row: MethodResult, backdoored: MethodResult | undefined, v: Pick = MEAN): boolean {
   const drop = v(backdoored?.cleanAccuracy) - v(row.cleanAccuracy);
   return v(row.oAsr) < 0.1 && (!Number.isFinite(drop) || drop <= 0.03);
+}
+/** Claim 2's rule for one purified pair: the retuning attack brings the backdoor back. */
+export const REACTIVATED_RULE = 'P-ASR > 50% and P-ASR − O-ASR ≥ 30 points after RA (1,000 samples, 5 poisoned, 5 epochs)';
+export function isReactivated(row: MethodResult, v: Pick = MEAN): boolean {
+  return v(row.pAsr) > 0.5 && v(row.pAsr) - v(row.oAsr) >= 0.3;
+}
+/** Claim 3's first half: the model keeps its ASR through the retuning attack. */
+export const RESISTS_RULE = 'P-ASR at most 10 points above O-ASR';
+export function resistsRetuning(row: MethodResult, v: Pick = MEAN): boolean {
+  return v(row.pAsr) - v(row.oAsr) <= 0.1;
 }
 /** Said next to every rule: a verdict needs the mean and each seed. */
 export const SEED_RULE = 'a pair holds only if it holds on the mean over seeds and on every seed';
@@ -94,13 +104,13 @@ export function checkClaims(r: StudyResults): ClaimCheck[] {
   checks.push({
     id: 2, title: 'The retuning attack reactivates the backdoor in those defenses',
     rule: withSeeds('on the pairs that purified (claim 1\'s rule; the others are listed as not purified): ' +
-      'P-ASR > 50% and P-ASR − O-ASR ≥ 30 points after RA (1,000 samples, 5 poisoned, 5 epochs)'),
+      REACTIVATED_RULE),
     ...perMethod(baselines, (row, v) => {
       if (!row.oAsr || !row.pAsr) return null;
       const skip = onPurified(row, MEAN);
       if (skip) return skip;
       const gap = v(row.pAsr) - v(row.oAsr);
-      return { ok: v(row.pAsr) > 0.5 && gap >= 0.3, text: `O-ASR ${p(v(row.oAsr))} → P-ASR ${p(v(row.pAsr))} (+${pts(gap)})` };
+      return { ok: isReactivated(row, v), text: `O-ASR ${p(v(row.oAsr))} → P-ASR ${p(v(row.pAsr))} (+${pts(gap)})` };
     }),
   });
   const baselinePAsr = (attack: string, v: Pick) => {
@@ -109,17 +119,17 @@ export function checkClaims(r: StudyResults): ClaimCheck[] {
   };
   checks.push({
     id: 3, title: 'EP and the clean model resist RA',
-    rule: withSeeds('P-ASR at most 10 points above O-ASR, and below the lowest baseline P-ASR'),
+    rule: withSeeds(`${RESISTS_RULE}, and below the lowest baseline P-ASR`),
     ...perMethod(['EP', CLEAN].filter((m) => r.methods.includes(m)), (row, v) => {
       if (!row.oAsr || !row.pAsr) return null;
       const low = baselinePAsr(row.attack, v);
-      const ok = v(row.pAsr) - v(row.oAsr) <= 0.1 && (low === null || v(row.pAsr) < low);
+      const ok = resistsRetuning(row, v) && (low === null || v(row.pAsr) < low);
       return { ok, text: `O-ASR ${p(v(row.oAsr))} → P-ASR ${p(v(row.pAsr))}; lowest baseline P-ASR ${p(low)}` };
     }),
   });
   checks.push({
-    id: 4, title: 'The pattern holds across datasets, architectures and poisoning rates',
-    rule: 'needs runs on other datasets / models / rates', evidence: [`this run: ${r.study.dataset}, one architecture, 5% poisoning`],
+    id: 4, title: CLAIM4_TITLE,
+    rule: 'needs a settings sweep (`reproduce --sweep sweeps/claim4.json`)', evidence: ['this run: one setting'],
     verdict: 'not measured',
   });
   checks.push({
@@ -226,6 +236,65 @@ export function checkClaims(r: StudyResults): ClaimCheck[] {
       evidence: evidence.length ? evidence : ['needs PAM with ρ = 0 (`--pam-rhos 0`)'], verdict: combine(flags) });
   }
   return checks;
+}
+
+export const CLAIM4_TITLE = 'The pattern holds across settings (target class, trigger position, poisoning rate, dataset, architecture)';
+
+/** The baseline (attack, seed) pairs of one setting, graded by claims 1–3's rules. */
+export interface SettingPattern {
+  /** Baseline pairs evaluated, pairs that purified (claim 1's rule), and of those, pairs RA reactivated. */
+  pairs: number;
+  purified: number;
+  reactivated: number;
+  /** EP and clean-model (attack, seed) pairs, and those whose ASR stayed put through RA. */
+  references: number;
+  resisted: number;
+  /** null: nothing purified, so the pattern cannot be tested in this setting. */
+  holds: boolean | null;
+}
+
+export const CLAIM4_RULE = 'per setting: of the (baseline, attack, seed) pairs that purified (claim 1\'s rule), a majority ' +
+  `reactivated by RA (${REACTIVATED_RULE}), and every EP and clean-model pair resisting it (${RESISTS_RULE}); ` +
+  'the claim holds if that pattern holds in every setting where some baseline purified, partly if in some';
+
+/** Claims 1–3's pattern in one setting, counted per seed (each seed's pair is one observation). */
+export function settingPattern(r: StudyResults): SettingPattern {
+  const out = { pairs: 0, purified: 0, reactivated: 0, references: 0, resisted: 0 };
+  const nSeeds = r.study.seeds.length;
+  for (const a of r.attacks) {
+    const bd = r.get(a, 'No defense');
+    for (let i = 0; i < nSeeds; i++) {
+      const v = seedPick(i);
+      for (const m of BASELINES.filter((x) => r.methods.includes(x))) {
+        const row = r.get(a, m);
+        if (!row?.oAsr || !row.pAsr) continue;
+        out.pairs++;
+        if (!isPurified(row, bd, v)) continue;
+        out.purified++;
+        if (isReactivated(row, v)) out.reactivated++;
+      }
+      for (const m of ['EP', CLEAN]) {
+        const row = r.get(a, m);
+        if (!row?.oAsr || !row.pAsr) continue;
+        out.references++;
+        if (resistsRetuning(row, v)) out.resisted++;
+      }
+    }
+  }
+  const holds = out.purified === 0 ? null : out.reactivated * 2 > out.purified && out.resisted === out.references;
+  return { ...out, holds };
+}
+
+/** Claim 4 over a sweep: one evidence line per setting. */
+export function checkClaim4(settings: { name: string; results: StudyResults }[]): ClaimCheck {
+  const flags: boolean[] = [];
+  const evidence = settings.map(({ name, results }) => {
+    const s = settingPattern(results);
+    if (s.holds !== null) flags.push(s.holds);
+    return `${name}: ${s.purified} of ${s.pairs} baseline pairs purified, ${s.reactivated} of those reactivated by RA; ` +
+      `EP/clean ${s.resisted} of ${s.references} resisted → ${s.holds === null ? 'not graded (nothing purified)' : s.holds ? 'holds' : 'does not hold'}`;
+  });
+  return { id: 4, title: CLAIM4_TITLE, rule: CLAIM4_RULE, evidence, verdict: combine(flags) };
 }
 
 function ranks(xs: number[]): number[] {

@@ -35,6 +35,15 @@ const pctStd = (s: Stat | null) => (s && s.std !== null ? 100 * s.std : null);
 /** Error bars only where some value has a spread (one seed: none, rather than zero-height caps). */
 const errorsOf = (xs: (number | null)[]) => (xs.some((x) => x !== null) ? xs : undefined);
 
+/** The setting in words: dataset, model, poisoning, target and trigger position (the default study's unless a sweep changed them). */
+export function settingCaption(study: StudyConfig): string {
+  const s = study.setting;
+  const arch = s?.model ? `${s.model.arch}${s.model.widths ? ` ${s.model.widths.join('-')}` : ''}` : 'cnn';
+  const rate = s?.poisonRate !== undefined ? `${+(100 * s.poisonRate).toFixed(2)}% poisoning` : '5% poisoning (LC: 10%, target class only)';
+  const patch = s?.patchPosition ? `, BadNets patch ${s.patchPosition}` : '';
+  return `${study.dataset}, ${arch}, ${rate}, target ${s?.target ?? 0}${patch}${study.quick ? ', QUICK mode' : ''}`;
+}
+
 /** Long-format rows of the Table 1 analogue: per method and attack, C-Acc / ASR as left by the defender, after RA, and QRA. */
 export function tableRows(r: StudyResults): ResultRow[] {
   const rows: ResultRow[] = [];
@@ -142,7 +151,7 @@ export async function writeReport(study: StudyConfig, cells: Cell[], summaries: 
   const table = rows.length > 0
     ? toPaperLayout(rows, { methodOrder: r.methods, attackOrder: r.attacks.map(label), metricOrder: ['C-Acc', 'O-ASR', 'P-C-Acc', 'P-ASR', 'QRA-ASR'] })
     : null;
-  const caption = `${study.dataset}, cnn, 5% poisoning (LC: 10%, target class only), target 0${study.quick ? ', QUICK mode' : ''}; seeds ${study.seeds.join(', ')}. ` +
+  const caption = `${settingCaption(study)}; seeds ${study.seeds.join(', ')}. ` +
     'C-Acc / O-ASR: the model as the defender leaves it (for "No defense", the backdoored model); P-*: after the retuning attack; ' +
     'QRA-ASR: ASR of that model on triggered inputs + δ (%).';
   if (table) {

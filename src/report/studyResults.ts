@@ -48,6 +48,8 @@ export interface MethodResult {
   lmcDistance: Stat | null;
   /** Defense wall time (seconds, mean over seeds). */
   seconds: Stat | null;
+  /** Trigger-inversion defenses: on how many seeds the detected target was the real one. */
+  detection: { correct: number; total: number; detected: number[] } | null;
 }
 
 export interface StudyResults {
@@ -70,6 +72,12 @@ function meanCurve<T extends Record<string, number>>(curves: T[][], key: keyof T
     out[key as string] = curves[0][i][key];
     return out as T;
   });
+}
+
+function detectionOf(purified: PurifySummary[]): MethodResult['detection'] {
+  const d = purified.map((p) => p.detection).filter((x): x is NonNullable<PurifySummary['detection']> => !!x);
+  return d.length === 0 ? null
+    : { correct: d.filter((x) => x.detected === x.target).length, total: d.length, detected: d.map((x) => x.detected) };
 }
 
 export function collectResults(study: StudyConfig, cells: Cell[], summaries: Map<string, CellSummary>): StudyResults {
@@ -112,6 +120,7 @@ export function collectResults(study: StudyConfig, cells: Cell[], summaries: Map
         lmcArea: stat(lmc.map((l) => l.summary.backdoorErrorArea)),
         lmcDistance: stat(lmc.map((l) => l.summary.distance)),
         seconds: stat(purified.map((p) => p.seconds)),
+        detection: detectionOf(purified),
       });
     }
     const tr = cells.filter((c) => c.kind === 'transfer' && c.attack === attack && summaries.has(c.id))

@@ -8,7 +8,7 @@ function row(method: string, o: { cacc: number; oAsr: number; pAsr: number; qra?
   return {
     attack: 'badnets', method, cleanAccuracy: s(o.cacc), oAsr: s(o.oAsr), pCleanAccuracy: s(o.cacc), pAsr: s(o.pAsr), raCurve: [],
     qraAsr: o.qra === undefined ? null : s(o.qra), qraAsrClean: o.qraClean === undefined ? null : s(o.qraClean), qraCleanAccuracy: null,
-    qraQueries: null, lmc: [], lmcTAsrAbove50: o.t50 === undefined ? [] : [o.t50], lmcArea: null, lmcDistance: null, seconds: null,
+    qraQueries: null, lmc: [], lmcTAsrAbove50: o.t50 === undefined ? [] : [o.t50], lmcArea: null, lmcDistance: null, seconds: null, detection: null,
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import { CommandSpec, formatHelp, parseArgs, ParsedArgs, UsageError } from './cli/args';
 import { cellCommand, clusterReproduceOptions } from './cli/cluster';
+import { runTune, tuneCommand } from './cli/tune';
 import { ensureFashionMnist, provisionFashionMnist } from './data/provision';
 import { initEngine } from './engine/backend';
 import { ConfigError, PATCH_POSITIONS, PartialConfigInput } from './experiment/config';
@@ -137,6 +138,7 @@ const commands: Record<string, CommandSpec> = {
     ],
   },
   cell: cellCommand,
+  tune: tuneCommand,
   data: {
     name: 'data',
     summary: 'make Fashion-MNIST available (Debian package when root, else download) and say what was done',
@@ -392,6 +394,7 @@ async function main(argv: string[]): Promise<number> {
   console.error(`backend: ${engine.backend}${engine.simd ? ' (SIMD)' : ''}, TF.js ${engine.tfjsVersion}`);
   if (name === 'purify') return runPurify(a);
   if (name === 'detect') return runDetect(a);
+  if (name === 'tune') return runTune(a);
   if (name === 'retune' || name === 'lmc' || name === 'qra') return runReactivation(name, a);
   const attacks = name === 'train' ? [a.attack as string] : ['badnets', 'blended', 'none'];
   const results: RunResult[] = [];

@@ -36,7 +36,7 @@ t_all=$SECONDS
 echo "== slurm test 1: the quick study, every cell a Slurm job"
 t=$SECONDS
 "${cli[@]}" reproduce --executor slurm --quick --runs-dir "$work/runs1" --out "$work/report1" --no-images --poll 2 --job-prefix ci1-
-echo "slurm test 1: ${SECONDS - t}s wall"
+echo "slurm test 1: $((SECONDS - t))s wall"
 cmp "$ref/results.md" "$work/report1/results.md"
 echo "slurm test 1: results.md byte-identical to $ref/results.md"
 grep -c '| computed | ' "$work/report1/cells.md" | sed 's/^/slurm test 1: cells computed as jobs: /'
@@ -72,5 +72,5 @@ ls -d "$work"/runs2/purify/.tmp-* 2>/dev/null | sed 's/^/slurm test 2: left half
   2>&1 | tee "$work/pass2.log"
 grep -q ", 3 submitted " "$work/pass2.log" || { echo "slurm test 2: the rerun should submit exactly the cancelled job and its two dependants" >&2; exit 1; }
 cmp "$work/ref2/results.md" "$work/report2/results.md"
-echo "slurm test 2: ${SECONDS - t}s wall; results.md byte-identical to the local run's for the same subset"
-echo "slurm CI: ${SECONDS - t_all}s in all"
+echo "slurm test 2: $((SECONDS - t))s wall; results.md byte-identical to the local run's for the same subset"
+echo "slurm CI: $((SECONDS - t_all))s in all"

@@ -124,3 +124,16 @@ export function settingName(sweep: Sweep, i: number): string {
 export function planSweep(studies: StudyConfig[]): { study: StudyConfig; cell: Cell }[] {
   return studies.flatMap((study) => planStudy(study).map((cell) => ({ study, cell })));
 }
+
+/**
+ * The sweep a QUICK run (notebook 05's headless check) uses: the default setting and the first other one,
+ * BadNets only, EP, FST, BTI and PAM — enough to exercise every part of the sweep report in a few minutes.
+ * It checks the pipeline, never the claim.
+ */
+export function quickSweep(sweep: Sweep): Sweep {
+  const keep = ['EP', 'FST', 'BTI', 'PAM'];
+  const settings = [sweep.settings.find(isDefault), sweep.settings.find((s) => !isDefault(s))]
+    .filter((s): s is SweepSetting => !!s)
+    .map((s) => ({ ...s, attacks: ['badnets' as const], defenses: undefined, lmc: false, qra: false }));
+  return { ...sweep, attacks: ['badnets'], defenses: sweep.defenses.filter((d) => keep.includes(d.toUpperCase())), settings };
+}

@@ -11,7 +11,7 @@ import { Cell, CellSummary, StudyConfig } from '../experiment/study';
 import { Sweep } from '../experiment/sweep';
 import { chromiumAvailable } from '../viz/chromium';
 import { NamedFigure, renderFigures } from '../viz/export';
-import { heatmap } from '../viz/figures';
+import { groupedBars, heatmap } from '../viz/figures';
 import { escapeHtml, figureHtml, standalonePage } from '../viz/html';
 import { Figure } from '../viz/types';
 import { checkClaim4, ClaimCheck, isPurified, seedPick, settingPattern, SettingPattern } from './claims';
@@ -39,6 +39,16 @@ export interface DefenseAcrossSetting {
   gaps: number[];
   /** BTI/PAM: how many pairs detected the real target. */
   detection: { correct: number; total: number } | null;
+  /** O-ASR and P-ASR over every (attack, seed) pair, purified or not: mean and sample std. */
+  oAsr: { mean: number; std: number | null } | null;
+  pAsr: { mean: number; std: number | null } | null;
+}
+
+function meanStd(xs: number[]): { mean: number; std: number | null } | null {
+  const v = xs.filter(Number.isFinite);
+  if (v.length === 0) return null;
+  const mean = v.reduce((a, b) => a + b, 0) / v.length;
+  return { mean, std: v.length > 1 ? Math.sqrt(v.reduce((a, x) => a + (x - mean) ** 2, 0) / (v.length - 1)) : null };
 }
 
 export function sweepResults(sweep: Sweep, planned: { study: StudyConfig; cell: Cell }[], summaries: Map<string, CellSummary>,
@@ -61,6 +71,8 @@ export function acrossSettings(settings: SettingResults[]): DefenseAcrossSetting
       let correct = 0;
       let detTotal = 0;
       const gaps: number[] = [];
+      const os: number[] = [];
+      const ps: number[] = [];
       for (const a of r.attacks) {
         const row = r.get(a, defense);
         const bd = r.get(a, NO_DEFENSE);
@@ -68,6 +80,8 @@ export function acrossSettings(settings: SettingResults[]): DefenseAcrossSetting
         for (let i = 0; i < nSeeds; i++) {
           const v = seedPick(i);
           pairs++;
+          os.push(v(row.oAsr));
+          if (row.pAsr) ps.push(v(row.pAsr));
           if (isPurified(row, bd, v) && row.pAsr) gaps.push(v(row.pAsr) - v(row.oAsr));
         }
         if (row.detection) {
@@ -78,7 +92,7 @@ export function acrossSettings(settings: SettingResults[]): DefenseAcrossSetting
       const mean = gaps.length ? gaps.reduce((x, y) => x + y, 0) / gaps.length : null;
       const std = gaps.length > 1 && mean !== null ? Math.sqrt(gaps.reduce((x, g) => x + (g - mean) ** 2, 0) / (gaps.length - 1)) : null;
       out.push({ setting: s.name, defense, pairs, purified: gaps.length, gapMean: mean, gapStd: std, gaps,
-        detection: detTotal > 0 ? { correct, total: detTotal } : null });
+        detection: detTotal > 0 ? { correct, total: detTotal } : null, oAsr: meanStd(os), pAsr: meanStd(ps) });
     }
   }
   return out;
@@ -108,7 +122,24 @@ export function sweepFigures(settings: SettingResults[], rows: DefenseAcrossSett
   const names = settings.map((s) => s.name);
   const defenses = [...new Set(rows.map((r) => r.defense))];
   const at = (d: string, s: string) => rows.find((x) => x.defense === d && x.setting === s);
+  const cats = defenses.flatMap((d) => names.map((s) => ({ d, s })));
+  const bar = (f: (r: DefenseAcrossSetting) => { mean: number; std: number | null } | null) => ({
+    values: cats.map(({ d, s }) => { const r = at(d, s); const m = r && f(r); return m ? 100 * m.mean : null; }),
+    errors: cats.map(({ d, s }) => { const r = at(d, s); const m = r && f(r); return m && m.std !== null ? 100 * m.std : null; }),
+  });
+  const o = bar((r) => r.oAsr);
+  const p = bar((r) => r.pAsr);
+  const anyErr = [...o.errors, ...p.errors].some((x) => x !== null);
   return [
+    { name: 'sweep-o-vs-p', figure: groupedBars({
+      title: 'O-ASR and P-ASR per defense and setting (mean ± std over attacks and seeds)',
+      categories: cats.map(({ d, s }) => `${d} · ${s}`),
+      series: [
+        { name: 'O-ASR (as purified)', values: o.values, ...(anyErr ? { errors: o.errors } : {}), color: '#4c78a8' },
+        { name: 'P-ASR (after RA)', values: p.values, ...(anyErr ? { errors: p.errors } : {}), color: '#e45756', hatched: true },
+      ],
+      xTitle: 'defense · setting', yTitle: 'ASR (%)', yRange: [0, 100], height: 520,
+    }) },
     { name: 'sweep-gap', figure: heatmap({
       title: 'Superficial-safety gap: P-ASR − O-ASR on the pairs that purified (mean over attacks and seeds; blank: none purified)',
       z: defenses.map((d) => names.map((s) => { const r = at(d, s); return r?.gapMean === null || !r ? null : 100 * r.gapMean; })),

@@ -89,6 +89,7 @@ const schema = z.object({
   generatorEpochs: int(0).default(6),
   normBound: positive().default(0.3),
   benignBound: positive().default(3),
+  benignWeight: nonNegative().default(0.01),
   detectNoise: nonNegative().default(0.03),
   rounds: int(1).default(3),
   unlearnEpochs: int(1).default(4),

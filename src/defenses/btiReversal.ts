@@ -76,12 +76,15 @@ export interface ReversalConfig {
    * 3 in the authors' feature units; see the header).
    */
   benignBound: number;
+  /**
+   * Weight of the benign-feature MSE in the generator's loss inside the budget (the authors' 0.01). The loss
+   * is −backdoor + benignWeight·benign.
+   */
+  benignWeight: number;
   /** Std of the Gaussian noise added before target detection, normalised units (0.03). */
   detectNoise: number;
 }
 
-/** Weight of the benign-feature term in the generator loss (a constant in the authors' code). */
-const BENIGN_WEIGHT = 0.01;
 /** Through a frozen classifier: eval-mode BN written in differentiable ops (wasm lacks the fused op's input gradient). */
 const FROZEN: ForwardOptions = { training: false, batchNormGradient: 'autodiff' };
 const EVAL_BATCH = 250;
@@ -140,6 +143,7 @@ export function validateReversalConfig(c: ReversalConfig, data: Dataset): void {
     if (!(c[k] > 0) || !Number.isFinite(c[k])) bad(k, `must be a positive number (got ${c[k]})`);
   }
   if (!(c.detectNoise >= 0)) bad('detectNoise', `must be >= 0 (got ${c.detectNoise})`);
+  if (!(c.benignWeight >= 0) || !Number.isFinite(c.benignWeight)) bad('benignWeight', `must be a number >= 0 (got ${c.benignWeight})`);
   if (data.n < 2) bad('data', `${data.name} has ${data.n} images; need at least 2`);
 }
 
@@ -360,7 +364,7 @@ export function trainGenerator(model: Model, state: ReversalState, data: Dataset
             const pixel = tf.mul(mse(x, g), invVar);
             // Outside the budget only the pixel change shrinks; inside, push the non-benign features apart.
             const outside = tf.maximum(above(cfg.normBound)(pixel), above(cfg.benignBound * feats.meanSquare)(benign));
-            const inside = tf.sub(tf.mul(benign, BENIGN_WEIGHT), backdoor);
+            const inside = tf.sub(tf.mul(benign, cfg.benignWeight), backdoor);
             let loss = tf.add(tf.mul(outside, pixel), tf.mul(tf.sub(1, outside), inside)) as tf.Scalar;
             if (yt) loss = tf.add(loss, crossEntropy(head(model.params, fg), yt)) as tf.Scalar;
             return { loss, watch: [pixel, benign, backdoor] };
@@ -387,12 +391,15 @@ export interface PredictionCounts {
   all: number[];
   /** Only predictions that differ from the image's true label: where G sends the images it moves. */
   flipped: number[];
+  /** flips[source][predicted]: the changed predictions by the image's true class. */
+  flips: number[][];
 }
 
 /** Predictions on G(x + noise); noise std is `noise` in [0, 1] pixel units (0 for none). */
 export function predictionCounts(model: Model, gen: Generator, data: Dataset, noise: number, rng: Rng): PredictionCounts {
   const all = new Array<number>(data.numClasses).fill(0);
   const flipped = new Array<number>(data.numClasses).fill(0);
+  const flips = Array.from({ length: data.numClasses }, () => new Array<number>(data.numClasses).fill(0));
   for (let start = 0; start < data.n; start += EVAL_BATCH) {
     const idx = range(start, Math.min(data.n, start + EVAL_BATCH));
     const preds = tf.tidy(() => {
@@ -404,10 +411,13 @@ export function predictionCounts(model: Model, gen: Generator, data: Dataset, no
     preds.dispose();
     for (let i = 0; i < idx.length; i++) {
       all[p[i]]++;
-      if (p[i] !== data.labels[idx[i]]) flipped[p[i]]++;
+      if (p[i] !== data.labels[idx[i]]) {
+        flipped[p[i]]++;
+        flips[data.labels[idx[i]]][p[i]]++;
+      }
     }
   }
-  return { all, flipped };
+  return { all, flipped, flips };
 }
 
 function argMax(a: number[]): number {

@@ -86,6 +86,7 @@ const schema = z.object({
   pretrainNormThreshold: positive().default(0.1),
   maskEpochs: int(0).default(20),
   maskLr: positive().default(0.01),
+  maskSparsity: nonNegative().default(0),
   generatorEpochs: int(0).default(6),
   normBound: positive().default(0.3),
   benignBound: positive().default(3),

@@ -67,6 +67,13 @@ export interface ReversalConfig {
   /** Feature-mask epochs per round (`mround` 20) and their Adam learning rate (0.01). */
   maskEpochs: number;
   maskLr: number;
+  /**
+   * Weight of mean(m) in the mask's loss (0 in the authors' code, which computes the mask's L1 norm but
+   * leaves it out of the loss). Features the clean predictions never use get no gradient from the two
+   * cross-entropies and keep their random initial mask; a positive weight sends them to m = 0, i.e. to the
+   * non-benign side, where a dormant backdoor feature belongs.
+   */
+  maskSparsity: number;
   /** Generator epochs per round (`uround` 30). */
   generatorEpochs: number;
   /** Above this pixel MSE (normalised units) the generator only shrinks its change (`norm_bound` 0.3). */
@@ -144,6 +151,7 @@ export function validateReversalConfig(c: ReversalConfig, data: Dataset): void {
   }
   if (!(c.detectNoise >= 0)) bad('detectNoise', `must be >= 0 (got ${c.detectNoise})`);
   if (!(c.benignWeight >= 0) || !Number.isFinite(c.benignWeight)) bad('benignWeight', `must be a number >= 0 (got ${c.benignWeight})`);
+  if (!(c.maskSparsity >= 0) || !Number.isFinite(c.maskSparsity)) bad('maskSparsity', `must be a number >= 0 (got ${c.maskSparsity})`);
   if (data.n < 2) bad('data', `${data.name} has ${data.n} images; need at least 2`);
 }
 
@@ -315,7 +323,8 @@ export function learnFeatureMask(model: Model, data: Dataset, feats: FeatureCach
             const m = maskFromLogits(p.mask);
             const keep = crossEntropy(head(model.params, tf.mul(f, m) as tf.Tensor2D), y);
             const drop = crossEntropy(head(model.params, tf.mul(f, tf.sub(1, m)) as tf.Tensor2D), y);
-            return { loss: tf.sub(keep, drop) as tf.Scalar };
+            const loss = tf.sub(keep, drop) as tf.Scalar;
+            return { loss: cfg.maskSparsity > 0 ? tf.add(loss, tf.mul(tf.mean(m), cfg.maskSparsity)) as tf.Scalar : loss };
           });
         } finally {
           f.dispose();

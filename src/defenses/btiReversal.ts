@@ -42,6 +42,7 @@ import { Adam } from '../train/adam';
 import { batchTensor, labelTensor } from '../train/augment';
 import { crossEntropy } from '../train/loss';
 import { createGenerator, defaultGeneratorSpec, disposeGenerator, generate, Generator, GeneratorSpec } from './btiGenerator';
+import { ScanConfig, ScanResult, scanTargets } from './targetScan';
 
 export interface ReversalConfig {
   /** Batch size of the feature-mask stage (spec 128, as every stage). */
@@ -90,6 +91,21 @@ export interface ReversalConfig {
   benignWeight: number;
   /** Std of the Gaussian noise added before target detection, normalised units (0.03). */
   detectNoise: number;
+  /**
+   * How round 0 names the target: 'generator', the authors' read-off (the class G(x + noise) is sent to
+   * most), or 'scan', the per-class trigger scan of targetScan.ts. Both are always recorded.
+   */
+  targetRule: 'generator' | 'scan';
+  /** The scan's settings (targetScan.ts), used with targetRule 'scan'. */
+  scanSteps: number;
+  scanBatchSize: number;
+  scanLr: number;
+  scanMaskWeight: number;
+  scanMinSuccess: number;
+}
+
+export function scanConfigOf(c: ReversalConfig): ScanConfig {
+  return { steps: c.scanSteps, batchSize: c.scanBatchSize, lr: c.scanLr, maskWeight: c.scanMaskWeight, minSuccess: c.scanMinSuccess };
 }
 
 /** Through a frozen classifier: eval-mode BN written in differentiable ops (wasm lacks the fused op's input gradient). */
@@ -123,6 +139,10 @@ export interface ReversalState {
   detected?: number;
   /** Predictions per class on G(x + noise) at round 0. */
   targetCounts?: PredictionCounts;
+  /** The authors' read-off of round 0 (detectTarget on targetCounts), whichever rule named the target. */
+  generatorDetected?: number;
+  /** The per-class scan, with targetRule 'scan'. */
+  scan?: ScanResult;
 }
 
 export interface RoundReport {
@@ -152,6 +172,11 @@ export function validateReversalConfig(c: ReversalConfig, data: Dataset): void {
   if (!(c.detectNoise >= 0)) bad('detectNoise', `must be >= 0 (got ${c.detectNoise})`);
   if (!(c.benignWeight >= 0) || !Number.isFinite(c.benignWeight)) bad('benignWeight', `must be a number >= 0 (got ${c.benignWeight})`);
   if (!(c.maskSparsity >= 0) || !Number.isFinite(c.maskSparsity)) bad('maskSparsity', `must be a number >= 0 (got ${c.maskSparsity})`);
+  if (c.targetRule !== 'generator' && c.targetRule !== 'scan') bad('targetRule', `must be "generator" or "scan" (got ${c.targetRule})`);
+  if (!Number.isInteger(c.scanSteps) || c.scanSteps < 1) bad('scanSteps', `must be an integer >= 1 (got ${c.scanSteps})`);
+  if (!Number.isInteger(c.scanBatchSize) || c.scanBatchSize < 2) bad('scanBatchSize', `must be an integer >= 2 (got ${c.scanBatchSize})`);
+  for (const k of ['scanLr', 'scanMaskWeight'] as const) if (!(c[k] > 0) || !Number.isFinite(c[k])) bad(k, `must be a positive number (got ${c[k]})`);
+  if (!(c.scanMinSuccess >= 0 && c.scanMinSuccess <= 1)) bad('scanMinSuccess', `must be in [0, 1] (got ${c.scanMinSuccess})`);
   if (data.n < 2) bad('data', `${data.name} has ${data.n} images; need at least 2`);
 }
 
@@ -479,7 +504,9 @@ export function reverseRound(model: Model, data: Dataset, state: ReversalState, 
     const stats = trainGenerator(model, state, data, feats, mask, cfg, rng, round > 0 ? state.target : undefined);
     if (round === 0) {
       state.targetCounts = predictionCounts(model, state.generator, data, cfg.detectNoise * state.sigma, rng);
-      state.detected = detectTarget(state.targetCounts);
+      state.generatorDetected = detectTarget(state.targetCounts);
+      if (cfg.targetRule === 'scan') state.scan = scanTargets(model, data, scanConfigOf(cfg), seed);
+      state.detected = state.scan?.detected ?? state.generatorDetected;
       state.target = state.givenTarget ?? state.detected;
     }
     const rates = predictionCounts(model, state.generator, data, 0, rng);

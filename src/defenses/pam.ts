@@ -115,7 +115,8 @@ export const pam: ConfigurableDefense<PamConfig> = {
         dataUsed: `${clean.n} clean images (the trigger is reversed from them; no triggered data)`,
         samplesSeen: c.rounds * c.unlearnEpochs * clean.n,
         seconds: (Date.now() - started) / 1000,
-        details: { rho: c.rho, detectedTarget: state?.detected, ...(c.targetGiven ? { targetGiven: state?.target } : {}), rounds },
+        details: { rho: c.rho, detectedTarget: state?.detected, generatorDetected: state?.generatorDetected,
+          ...(state?.scan ? { scan: state.scan } : {}), ...(c.targetGiven ? { targetGiven: state?.target } : {}), rounds },
       },
     };
   },

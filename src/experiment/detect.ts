@@ -14,12 +14,17 @@ import {
   cleanFeatures, disposeReversal, FeatureCache, learnFeatureMask, PredictionCounts, reverseRound, RoundReport, startReversal,
 } from '../defenses/btiReversal';
 import { parseDefenseConfig } from '../defenses/config';
+import { ScanResult } from '../defenses/targetScan';
 import { loadJson, saveJson } from './cache';
 import { Experiment, RunResult } from './runner';
 
 export interface DetectionRecord {
-  /** The class the reversal detected. */
+  /** The class the reversal detected (by its `targetRule`). */
   detected: number;
+  /** The authors' read-off (G's most frequent class), recorded whichever rule named the target. */
+  generatorDetected: number;
+  /** The per-class scan, when the rule is 'scan'. */
+  scan?: ScanResult;
   /** The backdoor's real target, or null for a clean model (then any detection is a false alarm). */
   target: number | null;
   correct: boolean | null;
@@ -95,7 +100,8 @@ export async function detectTarget(experiment: Experiment, opts: { config?: Reco
         const trigger = target === null ? undefined
           : scoreTrigger(run.trained.model, clean, feats, applyTrigger(clean, run.poison.trigger), config, seed, state.sigma);
         const record: DetectionRecord = {
-          detected: state.target!, target, correct: target === null ? null : state.target === target,
+          detected: state.target!, generatorDetected: state.generatorDetected!, ...(state.scan ? { scan: state.scan } : {}),
+          target, correct: target === null ? null : state.target === target,
           counts: state.targetCounts!, round, trigger, generator, seconds: (Date.now() - started) / 1000, config: reversal,
         };
         await saveJson(dir, 'detection.json', record);

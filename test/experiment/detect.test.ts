@@ -45,7 +45,22 @@ describe('the bti-detect stage', () => {
     expect(r.trigger).toBeUndefined();
   });
 
+  test('the per-class scan (the default rule) finds the target of a synthetic backdoor for every target class', async () => {
+    const found: number[] = [];
+    for (const target of [0, 1, 2, 3]) {
+      const r = await detectTarget(experiment(runsDir, 'badnets', target), { config: { ...quick, targetRule: 'scan' }, log: () => undefined });
+      expect(r.scan!.classes.map((c) => c.target)).toEqual([0, 1, 2, 3]);
+      expect(r.detected).toBe(r.scan!.detected);
+      // The trigger the scan learns for the real target is the smallest of the four.
+      const smallest = r.scan!.classes.reduce((b, c) => (c.maskL1 < b.maskL1 ? c : b));
+      expect(smallest.target).toBe(target);
+      found.push(r.detected);
+    }
+    expect(found).toEqual([0, 1, 2, 3]);
+  }, 600000);
+
   test('refuses a bad reversal setting, naming it', async () => {
     await expect(detectTarget(experiment(runsDir, 'badnets'), { config: { benignBound: -1 }, log: () => undefined })).rejects.toThrow(/benignBound/);
+    await expect(detectTarget(experiment(runsDir, 'badnets'), { config: { targetRule: 'oracle' }, log: () => undefined })).rejects.toThrow(/targetRule/);
   });
 });

@@ -92,7 +92,7 @@ const schema = z.object({
   benignBound: positive().default(3),
   benignWeight: nonNegative().default(0.01),
   detectNoise: nonNegative().default(0.03),
-  targetRule: z.enum(['generator', 'scan'], { errorMap: () => ({ message: 'must be "generator" or "scan"' }) }).default('generator'),
+  targetRule: z.enum(['generator', 'scan'], { errorMap: () => ({ message: 'must be "generator" or "scan"' }) }).default('scan'),
   scanSteps: int(1).default(250),
   scanBatchSize: int(2).default(32),
   scanLr: positive().default(0.1),

@@ -3,33 +3,34 @@
  * a generator that keeps an image's benign features but moves the others (btiReversal.ts), then unlearn it:
  * fine-tune on clean batches in which int(0.2·B + 1) images are replaced by G(x) and every label stays the
  * true one, with loss CE(f(x_mix), y) + MSE(φ(x_clean), φ(x_mix)) and Adam. Rounds alternate reversal
- * (against the model as it stands) and unlearning; one Adam per network persists across rounds, as in the
- * authors' script.
+ * (against the model as it stands) and unlearning; from round 1 on the generator is also pushed towards the
+ * target class named in round 0. One Adam per network persists across rounds, as in the authors' script.
  *
- * Departures from the spec (budget: ≤ 4 minutes on one wasm core for 3,000 Fashion-MNIST images):
- * - Generator: a small residual UNet (8 base filters, 2 levels; btiGenerator.ts) that starts near the
- *   identity, so one pretraining epoch replaces the spec's 50. A simpler input-independent `blend`
- *   generator is available (`generatorKind`) but not the default: on the synthetic model it stayed at the
- *   identity with lr 0.01 and sent images to the wrong class with lr 0.05 (not run on full data).
- * - Epochs (spec: pretrain 50; per round mask 20, generator 30, unlearning 30; 3 rounds). Defaults: pretrain
- *   1; per round mask 20 (cheap: features are cached), generator 6 with Adam lr 3e-3 (spec 1e-3),
- *   unlearning 4; 3 rounds. The generator
- *   trains with batches of 32 instead of 128 (`generatorBatchSize`): a generator step through the frozen
- *   classifier costs 2–3 classifier training steps here, so 32-image batches buy 4× the Adam steps for the
- *   same compute (4 × 94 ≈ 380 per round; the authors take 30 × 20 = 600), and steps are what the
- *   reversal needs (below).
- * - Unlearning: 12 epochs in all instead of 90, with Adam lr 3e-4 instead of 1e-4. Measured on both full
- *   Fashion-MNIST models (seed 0), lr 3e-4 kept the most clean accuracy of {1e-4, 3e-4, 1e-3}, and
- *   every one of the three brought ASR under 2%.
- * - Target detection counts only the predictions G changes (btiReversal.ts `detectTarget`).
- * - Pixel bounds and detection noise are converted from the authors' normalised units (btiReversal.ts).
- * - The authors' optional early stop (`--earlystop`, off by default) is not implemented.
- * - Unlearning uses no augmentation (the Fashion-MNIST models were trained without it).
- * Tuning protocol: defaults are chosen on tuning settings (seed 100+, targets 1 and 7) and reported on
- * others; the measurements behind them are in docs/bti-detection.md, not here. The defaults above were set
- * before that protocol, on the reporting setting (target 0, seed 0); they have not yet been re-chosen.
+ * The target. The authors name it by the class the round-0 generator's images are sent to most. On these
+ * small Fashion-MNIST networks that read-off follows the natural confusions between the top-wear classes, not
+ * the trigger (docs/bti-detection.md), and everything after it — the targeted rounds, hence the unlearning —
+ * then works on the wrong class. So the target comes from a per-class trigger scan (targetScan.ts,
+ * `targetRule: 'scan'`); the authors' read-off is still computed and recorded next to it, and
+ * `targetRule: 'generator'` restores it. With the real target given (the labelled `targetGiven` comparison
+ * variant) the same pipeline removed the backdoor on a tuning model where the authors' read-off had missed
+ * (docs/bti-detection.md), which is what located the failure in the read-off rather than the unlearning.
+ *
+ * Departures from the spec for the budget (≤ 5 minutes on one core for 3,000 Fashion-MNIST images): a small
+ * residual UNet generator that starts near the identity, so one pretraining epoch replaces the spec's 50
+ * (btiGenerator.ts); per round 20 mask epochs, 6 generator epochs of 32-image batches at Adam 3e-3, 4
+ * unlearning epochs at Adam 3e-4 (spec: 30 and 30 at 1e-3 and 1e-4, batches of 128); 3 rounds; pixel bounds
+ * and detection noise converted from the authors' normalised units; no augmentation (the models are trained
+ * without it); the authors' optional early stop is not implemented.
+ *
+ * Tuning protocol: settings are chosen on the tuning models only — seed 100, BadNets and Blended, target
+ * classes 1 and 7 (src/experiment/tuning.ts, `superficial-safety tune`) — and reported on others (the study's
+ * seeds 0–2 at target 0, the sweep's targets 3, 6 and 9 and other corners). The scan's settings and the
+ * choice of the scan were made that way; the generator and unlearning settings above were set in earlier
+ * sessions on the reporting setting (target 0, seed 0) and re-checked on the tuning models
+ * (docs/tuning/bti.md). Measurements live in docs/bti-detection.md and docs/tuning/, not here.
  * `targetGiven` is a comparison variant that reads the real target and is labelled as such wherever shown.
- * Data: the clean split only; the trigger is reconstructed, never read (`data.oracle` is ignored).
+ * Data: the clean split only; the trigger is reconstructed, never read (`data.oracle` is ignored, except by
+ * `targetGiven`).
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';

@@ -427,6 +427,85 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+
+// ---------------------------------------------------------------------------------------------------------
+// 2x2 average pooling, stride 2, on even NHWC sizes. args = in, out, n, h, w, c, backward.
+// Forward: x [n,h,w,c] → y [n,h/2,w/2,c]; backward: dy [n,h/2,w/2,c] → dx [n,h,w,c] (each dy/4 to its window).
+Napi::Value AvgPool2(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto a = numbers(info[1], env, "AvgPool", 7);
+  const bool backward = a[6] != 0;
+  const char* op = backward ? "AvgPoolGrad" : "AvgPool";
+  Heap heap = heapOf(info[0], env, op);
+  const int64_t n = int64_t(a[2]), h = int64_t(a[3]), w = int64_t(a[4]), c = int64_t(a[5]);
+  const std::string sh = "x" + dimsString({n, h, w, c});
+  if (n <= 0 || h <= 0 || w <= 0 || c <= 0 || h % 2 || w % 2) fail(env, op, sh, "sizes must be positive and even");
+  const int64_t oh = h / 2, ow = w / 2;
+  state().calls++;
+  if (!backward) {
+    const float* __restrict x = heap.at(env, op, sh, a[0], n * h * w * c);
+    float* __restrict y = heap.at(env, op, sh, a[1], n * oh * ow * c);
+    for (int64_t b = 0; b < n; b++)
+      for (int64_t i = 0; i < oh; i++)
+        for (int64_t j = 0; j < ow; j++) {
+          const float* p00 = x + ((b * h + 2 * i) * w + 2 * j) * c;
+          const float* p01 = p00 + c;
+          const float* p10 = p00 + w * c;
+          const float* p11 = p10 + c;
+          float* o = y + ((b * oh + i) * ow + j) * c;
+          for (int64_t k = 0; k < c; k++) o[k] = 0.25f * ((p00[k] + p01[k]) + (p10[k] + p11[k]));
+        }
+  } else {
+    const float* __restrict dy = heap.at(env, op, sh, a[0], n * oh * ow * c);
+    float* __restrict dx = heap.at(env, op, sh, a[1], n * h * w * c);
+    for (int64_t b = 0; b < n; b++)
+      for (int64_t i = 0; i < oh; i++)
+        for (int64_t j = 0; j < ow; j++) {
+          const float* g = dy + ((b * oh + i) * ow + j) * c;
+          float* p00 = dx + ((b * h + 2 * i) * w + 2 * j) * c;
+          float* p01 = p00 + c;
+          float* p10 = p00 + w * c;
+          float* p11 = p10 + c;
+          for (int64_t k = 0; k < c; k++) {
+            const float v = 0.25f * g[k];
+            p00[k] = v;
+            p01[k] = v;
+            p10[k] = v;
+            p11[k] = v;
+          }
+        }
+  }
+  return env.Undefined();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// One SGD step for one parameter tensor, as train/sgd.ts writes it: d = g + wd·p; v' = μ·v + d (v' = d on
+// the first step); p' = p − lr·v'. args = p, g, v (or -1), pOut, vOut (or -1), size, lr, momentum, weightDecay.
+Napi::Value SgdStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* op = "SgdStep";
+  Heap heap = heapOf(info[0], env, op);
+  auto a = numbers(info[1], env, op, 9);
+  const int64_t size = int64_t(a[5]);
+  const float lr = float(a[6]), mu = float(a[7]), wd = float(a[8]);
+  const std::string sh = "[" + std::to_string(size) + "]";
+  const float* __restrict p = heap.at(env, op, sh, a[0], size);
+  const float* __restrict g = heap.at(env, op, sh, a[1], size);
+  const float* __restrict v = a[2] >= 0 ? heap.at(env, op, sh, a[2], size) : nullptr;
+  float* __restrict po = heap.at(env, op, sh, a[3], size);
+  float* __restrict vo = a[4] >= 0 ? heap.at(env, op, sh, a[4], size) : nullptr;
+  state().calls++;
+  for (int64_t i = 0; i < size; i++) {
+    float d = wd > 0.f ? g[i] + p[i] * wd : g[i];
+    if (vo) {
+      d = v ? v[i] * mu + d : d;
+      vo[i] = d;
+    }
+    po[i] = p[i] - d * lr;
+  }
+  return env.Undefined();
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -475,6 +554,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("matMul", Napi::Function::New(env, MatMul));
   exports.Set("batchNormForward", Napi::Function::New(env, BatchNormForward));
   exports.Set("batchNormBackward", Napi::Function::New(env, BatchNormBackward));
+  exports.Set("avgPool2", Napi::Function::New(env, AvgPool2));
+  exports.Set("sgdStep", Napi::Function::New(env, SgdStep));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("configure", Napi::Function::New(env, Configure));
   exports.Set("info", Napi::Function::New(env, Info));

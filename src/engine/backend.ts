@@ -187,6 +187,15 @@ export function engineInfo(): EngineInfo | undefined {
   return current;
 }
 
+/** One line for logs, reports and notebooks: which engine computed, with how many threads. */
+export function describeEngine(e: EngineInfo | undefined = current): string {
+  if (!e) return 'engine not initialised';
+  const base = `TF.js ${e.tfjsVersion} ${e.backend}${e.simd ? ' (SIMD)' : ''}`;
+  if (e.engine === 'native') return `engine native (oneDNN ${e.dnnl}, ${e.threads} thread${e.threads > 1 ? 's' : ''}) on ${base}`;
+  if (e.engine === 'wasm') return `engine wasm on ${base}${e.nativeUnavailable ? ` (native unavailable: ${e.nativeUnavailable})` : ''}`;
+  return `engine ${e.engine} (${base})`;
+}
+
 /** Throw a clear error if a tensor holds NaN or Inf (reads back one scalar, not the tensor). */
 export function assertFinite(t: tf.Tensor, what: string): void {
   const bad = tf.tidy(() => tf.logicalNot(tf.isFinite(t)).any().dataSync()[0]);

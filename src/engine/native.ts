@@ -17,6 +17,8 @@ interface Addon {
   matMul(heap: ArrayBuffer, args: Float64Array): void;
   batchNormForward(heap: ArrayBuffer, args: Float64Array): void;
   batchNormBackward(heap: ArrayBuffer, args: Float64Array): void;
+  avgPool2(heap: ArrayBuffer, args: Float64Array): void;
+  sgdStep(heap: ArrayBuffer, args: Float64Array): void;
   setThreads(n: number): void;
   configure(blockedWeights?: boolean): void;
   info(): { dnnl: string; cpuRuntime: string; threads: number; cachedPrimitives: number; calls: number; blockedWeights: boolean };
@@ -244,10 +246,53 @@ function batchNormTrainGradKernel(args: KernelArgs): tf.TensorInfo[] {
   return [dx, dGamma, dBeta];
 }
 
+/** 2x2 average pooling with stride 2 on even sizes, and its gradient (attrs.backward). */
+function avgPool2Kernel(args: KernelArgs): tf.TensorInfo {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const { backward } = args.attrs as unknown as { backward: boolean };
+  const backend = args.backend as unknown as WasmBackendLike;
+  const [n, h, w, c] = x.shape;
+  // Backward: x is dy [n, h/2, w/2, c] and the output has the input's size.
+  const [fh, fw] = backward ? [2 * h, 2 * w] : [h, w];
+  const out = backend.makeOutput(backward ? [n, fh, fw, c] : [n, h / 2, w / 2, c], 'float32');
+  addon!.avgPool2(backend.wasm.HEAPU8.buffer as ArrayBuffer,
+    Float64Array.of(offset(backend, x), offset(backend, out), n, fh, fw, c, backward ? 1 : 0));
+  return out;
+}
+
+/** One SGD-with-momentum step of one parameter: [p', v'] from p, g and v (absent on the first step). */
+function sgdStepKernel(args: KernelArgs): tf.TensorInfo[] {
+  const { p, g, v } = args.inputs as { p: tf.TensorInfo; g: tf.TensorInfo; v?: tf.TensorInfo };
+  const { lr, momentum, weightDecay } = args.attrs as unknown as { lr: number; momentum: number; weightDecay: number };
+  const backend = args.backend as unknown as WasmBackendLike;
+  const pOut = backend.makeOutput(p.shape, 'float32');
+  const vOut = momentum > 0 ? backend.makeOutput(p.shape, 'float32') : undefined;
+  addon!.sgdStep(backend.wasm.HEAPU8.buffer as ArrayBuffer, Float64Array.of(offset(backend, p), offset(backend, g),
+    v ? offset(backend, v) : -1, offset(backend, pOut), vOut ? offset(backend, vOut) : -1, tf.util.sizeFromShape(p.shape),
+    lr, momentum, weightDecay));
+  return vOut ? [pOut, vOut] : [pOut];
+}
+
+/**
+ * Identity shares its input's memory (as the cpu backend does) where the wasm kernel copies it: tensors are
+ * immutable, and TF.js clones a tensor for every saved input of a custom gradient and every kept result.
+ */
+function identityKernel(original?: tf.KernelFunc): tf.KernelFunc {
+  return ((args: KernelArgs) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    if (x.dtype === 'string' && original) return original(args);
+    (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  }) as tf.KernelFunc;
+}
+
 export const NATIVE_BN_TRAIN = 'SuperficialNativeBatchNormTrain';
 export const NATIVE_BN_TRAIN_GRAD = 'SuperficialNativeBatchNormTrainGrad';
+export const NATIVE_AVG_POOL2 = 'SuperficialNativeAvgPool2';
+export const NATIVE_SGD_STEP = 'SuperficialNativeSgdStep';
 
 const replaced: tf.KernelConfig[] = [];
+const REPLACED_KERNELS = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', 'Identity'];
 
 /**
  * Register the native kernels for the wasm backend (idempotent). False when the addon is unavailable or the
@@ -261,6 +306,7 @@ export function installNativeKernels(): boolean {
     ['Conv2DBackpropInput', conv2dBackpropInputKernel],
     ['Conv2DBackpropFilter', conv2dBackpropFilterKernel],
     ['BatchMatMul', batchMatMulKernel],
+    ['Identity', identityKernel],
   ];
   for (const [name, make] of kernels) {
     const prev = tf.getKernel(name, 'wasm');
@@ -273,6 +319,8 @@ export function installNativeKernels(): boolean {
   if (!tf.getKernel(NATIVE_BN_TRAIN, 'wasm')) {
     tf.registerKernel({ kernelName: NATIVE_BN_TRAIN, backendName: 'wasm', kernelFunc: batchNormTrainKernel as unknown as tf.KernelFunc });
     tf.registerKernel({ kernelName: NATIVE_BN_TRAIN_GRAD, backendName: 'wasm', kernelFunc: batchNormTrainGradKernel as unknown as tf.KernelFunc });
+    tf.registerKernel({ kernelName: NATIVE_AVG_POOL2, backendName: 'wasm', kernelFunc: avgPool2Kernel as unknown as tf.KernelFunc });
+    tf.registerKernel({ kernelName: NATIVE_SGD_STEP, backendName: 'wasm', kernelFunc: sgdStepKernel as unknown as tf.KernelFunc });
   }
   active = true;
   return true;
@@ -281,7 +329,7 @@ export function installNativeKernels(): boolean {
 /** Put the wasm kernels back (the engine's `wasm` mode; tests and bench switch both ways in one process). */
 export function uninstallNativeKernels(): void {
   if (!active) return;
-  for (const name of ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul']) {
+  for (const name of REPLACED_KERNELS) {
     if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
   }
   for (const k of replaced.splice(0)) tf.registerKernel(k);

@@ -3,6 +3,7 @@
  * cell loads or computes its cached artifact), show live progress, then write the report. Ctrl-C stops the
  * workers; every finished cell is already in the cache, so the next run picks up where this one stopped.
  */
+import { describeEngine, initEngine } from '../engine/backend';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -20,6 +21,9 @@ export interface ReproduceOptions {
   outDir?: string;
   /** Forced TF.js backend for the workers. */
   backend?: string;
+  /** Forced compute engine (native | wasm) and native threads per worker. */
+  engine?: string;
+  threads?: number;
   signal?: AbortSignal;
   /** Progress output (default: stderr); TTYs get a redrawn status line. */
   write?: (s: string) => void;
@@ -134,10 +138,15 @@ export async function reproduce(study: StudyConfig, opts: ReproduceOptions = {})
   log(`reproduce: ${cells.length} cells, ${workers || 'no'} worker threads, config ${JSON.stringify(study)}`);
   write(`reproduce: ${cells.length} cells on ${workers === 0 ? 'the main thread' : `${workers} worker thread${workers > 1 ? 's' : ''}`}; report → ${outDir}\n`);
 
+  // The workers start their engines the same way, from the same addon and options.
+  const engine = describeEngine(await initEngine({ backend: opts.backend, engine: opts.engine, threads: opts.threads, quiet: true }));
+  log(engine);
+  write(`${engine}${workers > 0 ? ', in each worker' : ''}\n`);
   const display = progressDisplay(cells, Math.max(1, workers), write, tty);
   let pool: WorkerPool | undefined;
   if (workers > 0) {
-    pool = new WorkerPool(path.join(__dirname, 'cellWorker.js'), workers, { backend: opts.backend }, (slot, line) => log(`[worker ${slot}] ${line}`));
+    pool = new WorkerPool(path.join(__dirname, 'cellWorker.js'), workers, { backend: opts.backend, engine: opts.engine, threads: opts.threads },
+      (slot, line) => log(`[worker ${slot}] ${line}`));
     if (!fs.existsSync(path.join(__dirname, 'cellWorker.js'))) throw new Error(`reproduce: ${path.join(__dirname, 'cellWorker.js')} is missing; run \`npm run build\``);
   }
   const stop = () => { void pool?.close(); };
@@ -164,7 +173,7 @@ export async function reproduce(study: StudyConfig, opts: ReproduceOptions = {})
   const seconds = (Date.now() - t0) / 1000;
   let files: string[] = [];
   if (!run.aborted) {
-    files = await writeReport(study, cells, summaries, { outDir, images: opts.images ?? true, seconds, workers,
+    files = await writeReport(study, cells, summaries, { outDir, images: opts.images ?? true, seconds, workers, engine,
       failed: run.failed, log: (s) => { log(s); write(`${s}\n`); } });
     const records = new Map<string, CellRecord>();
     for (const c of cells) { const r = readCellRecord(study, c); if (r) records.set(c.id, r); }

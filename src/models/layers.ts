@@ -4,7 +4,7 @@
  * statistics.
  */
 import * as tf from '@tensorflow/tfjs';
-import { NATIVE_BN_TRAIN, NATIVE_BN_TRAIN_GRAD, nativeActive } from '../engine/native';
+import { NATIVE_AVG_POOL2, NATIVE_BN_TRAIN, NATIVE_BN_TRAIN_GRAD, nativeActive } from '../engine/native';
 import { Rng } from '../rng';
 
 export type ParamRecord = Record<string, tf.Tensor>;
@@ -226,11 +226,18 @@ const avgPool2Fast = tf.customGrad(((x: tf.Tensor4D) => ({
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
 })) as any) as (x: tf.Tensor4D) => tf.Tensor4D;
 
+/** The same pooling and gradient in one native kernel each way. */
+const avgPool2Native = tf.customGrad(((x: tf.Tensor4D) => ({
+  value: tf.engine().runKernel(NATIVE_AVG_POOL2, { x }, { backward: false }) as tf.Tensor4D,
+  gradFunc: (dy: tf.Tensor4D) => tf.engine().runKernel(NATIVE_AVG_POOL2, { x: dy }, { backward: true }) as tf.Tensor4D,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+})) as any) as (x: tf.Tensor4D) => tf.Tensor4D;
+
 export function avgPool2(x: tf.Tensor4D, opts: ForwardOptions): tf.Tensor4D {
   if (x.shape[1] % 2 !== 0 || x.shape[2] % 2 !== 0 || opts.batchNormGradient === 'autodiff') {
     return tf.avgPool(x, 2, 2, 'same');
   }
-  return avgPool2Fast(x);
+  return nativeActive() && x.dtype === 'float32' ? avgPool2Native(x) : avgPool2Fast(x);
 }
 
 /**

@@ -65,7 +65,8 @@ export class InferenceInput {
   }
 
   asTensor(): tf.Tensor4D {
-    this.tensor ??= tf.tensor4d(this.images, [this.n, ...this.inputShape]);
+    // Kept: the first call may come from inside a tidy, and the tensor must outlive it (every LMC point).
+    this.tensor ??= tf.keep(tf.tensor4d(this.images, [this.n, ...this.inputShape]));
     return this.tensor;
   }
 

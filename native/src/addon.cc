@@ -4,11 +4,15 @@
 // WebAssembly.Memory): the JS side passes the buffer and byte offsets, so activations are never copied
 // between memories. Layouts are TF.js's own: NHWC activations, HWIO filters, row-major matrices.
 //
+// Written against the oneDNN 2.x C++ API (operation descriptors); the 3.x constructors are selected by
+// DNNL_VERSION_MAJOR (untested: this project's machines have 2.6.3).
+//
 // Threading: oneDNN here runs on OpenMP, whose thread count is a per-calling-thread setting. Each Node
 // worker thread is its own OS thread, so each keeps its own count (default 1: the study runs one cell per
 // core) and its own primitive cache; nothing below is shared between threads.
 #include <napi.h>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <oneapi/dnnl/dnnl_version.h>
 
 #include <dlfcn.h>
 
@@ -129,10 +133,16 @@ memory::desc md(const memory::dims& dims, tag t) { return memory::desc(dims, dt:
 
 dnnl::convolution_forward::primitive_desc convForwardPd(const ConvDims& d, bool blocked, dnnl::prop_kind prop) {
   auto& s = state();
+#if DNNL_VERSION_MAJOR >= 3
+  return dnnl::convolution_forward::primitive_desc(s.engine, prop, dnnl::algorithm::convolution_direct, md(d.src(), tag::nhwc),
+                                                   md(d.wei(), blocked ? tag::any : tag::hwio), md(d.dst(), tag::nhwc),
+                                                   {d.sh, d.sw}, {d.pt, d.pl}, {d.pb, d.pr});
+#else
   dnnl::convolution_forward::desc desc(prop, dnnl::algorithm::convolution_direct, md(d.src(), tag::nhwc),
                                        md(d.wei(), blocked ? tag::any : tag::hwio), md(d.dst(), tag::nhwc), {d.sh, d.sw},
                                        {d.pt, d.pl}, {d.pb, d.pr});
   return dnnl::convolution_forward::primitive_desc(desc, s.engine);
+#endif
 }
 
 // A primitive plus, when it wants its weights in a blocked layout, the reorder between that layout and HWIO
@@ -209,10 +219,16 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
       float* dx = heap.at(env, op, sh, args[3], xN);
       auto e = cached(d.key("d", s.blockedWeights), [&] {
         auto fwd = convForwardPd(d, s.blockedWeights, dnnl::prop_kind::forward_training);
+#if DNNL_VERSION_MAJOR >= 3
+        dnnl::convolution_backward_data::primitive_desc pd(s.engine, dnnl::algorithm::convolution_direct, md(d.src(), tag::nhwc),
+                                                           md(d.wei(), s.blockedWeights ? tag::any : tag::hwio),
+                                                           md(d.dst(), tag::nhwc), {d.sh, d.sw}, {d.pt, d.pl}, {d.pb, d.pr}, fwd);
+#else
         dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, md(d.src(), tag::nhwc),
                                                    md(d.wei(), s.blockedWeights ? tag::any : tag::hwio), md(d.dst(), tag::nhwc),
                                                    {d.sh, d.sw}, {d.pt, d.pl}, {d.pb, d.pr});
         dnnl::convolution_backward_data::primitive_desc pd(desc, s.engine, fwd);
+#endif
         auto en = std::make_shared<ConvEntry>();
         en->prim = dnnl::convolution_backward_data(pd);
         finishWeights(*en, pd.weights_desc(), d, false);
@@ -233,10 +249,17 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
       float* dw = heap.at(env, op, sh, args[3], wN);
       auto e = cached(d.key("w", s.blockedWeights), [&] {
         auto fwd = convForwardPd(d, s.blockedWeights, dnnl::prop_kind::forward_training);
+#if DNNL_VERSION_MAJOR >= 3
+        dnnl::convolution_backward_weights::primitive_desc pd(s.engine, dnnl::algorithm::convolution_direct,
+                                                              md(d.src(), tag::nhwc),
+                                                              md(d.wei(), s.blockedWeights ? tag::any : tag::hwio),
+                                                              md(d.dst(), tag::nhwc), {d.sh, d.sw}, {d.pt, d.pl}, {d.pb, d.pr}, fwd);
+#else
         dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, md(d.src(), tag::nhwc),
                                                       md(d.wei(), s.blockedWeights ? tag::any : tag::hwio),
                                                       md(d.dst(), tag::nhwc), {d.sh, d.sw}, {d.pt, d.pl}, {d.pb, d.pr});
         dnnl::convolution_backward_weights::primitive_desc pd(desc, s.engine, fwd);
+#endif
         auto en = std::make_shared<ConvEntry>();
         en->prim = dnnl::convolution_backward_weights(pd);
         finishWeights(*en, pd.diff_weights_desc(), d, true);

@@ -91,8 +91,9 @@ export function resetNativeFallbacks(): void {
   fallbacks.clear();
 }
 
+/** True while the native kernels are installed and the wasm backend is the active one (tests switch backends). */
 export function nativeActive(): boolean {
-  return active;
+  return active && tf.getBackend() === 'wasm';
 }
 
 /** Native threads for this thread's kernels (each worker thread has its own count). */

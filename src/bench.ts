@@ -2,14 +2,15 @@
  * `npm run bench`: speed and memory on this machine, measured in one run so that the ratios are comparable
  * (a busy machine slows both sides of a ratio alike; absolute numbers are only as good as the machine's load,
  * which is printed at the start and the end).
- *   1. GEMM roofline (oneDNN sgemm, 1 thread) and conv-layer training (forward + both gradients) GFLOP/s on
+ *   1. live tensors, wasm memory, the addon's primitive cache and RSS after each of two epochs of Fashion-MNIST
+ *      (first, so that peak RSS is one training cell's worth);
+ *   2. GEMM roofline (oneDNN sgemm, 1 thread) and conv-layer training (forward + both gradients) GFLOP/s on
  *      the native and the wasm engine;
- *   2. per model (cnn, preact-resnet, resnet18 at width 0.25 and 1): training and inference images/s on each
+ *   3. per model (cnn, preact-resnet, resnet18 at width 0.25 and 1): training and inference images/s on each
  *      engine, 1 and 2 threads, beside PyTorch's same network (scripts/bench/torch_peer.py) when PyTorch is
  *      importable;
- *   3. where a cnn training step's time goes, per engine: phases (batch assembly, its copy into the wasm
+ *   4. where a cnn training step's time goes, per engine: phases (batch assembly, its copy into the wasm
  *      memory, forward + backward, optimiser) and kernels;
- *   4. live tensors, wasm memory, the addon's primitive cache and RSS after each of two epochs of Fashion-MNIST;
  *   5. evaluation: the fused inference kernels vs the TF.js forward pass, one 21-point LMC path;
  *   6. how often a native kernel fell back to wasm.
  * Each timing is the median of several repeats. Results go to stdout (Markdown) and reports/bench.json.
@@ -336,7 +337,7 @@ async function main(): Promise<void> {
     source = `synthetic 28×28 (Fashion-MNIST not found: ${(e as Error).message.split('\n')[0]})`;
   }
   if (quick) data = { ...data, n: 2048, images: data.images.subarray(0, 2048 * 784), labels: data.labels.subarray(0, 2048) };
-  // Memory first, so that peak RSS is one cell's worth (a cnn training run), before the big benchmarks grow
+  // 1. Memory first, so that peak RSS is one cell's worth (a cnn training run), before the big benchmarks grow
   // the wasm memory (which never shrinks).
   console.log(`\n## Memory across epochs (${engine.engine === 'native' ? 'native' : 'wasm'} engine, 1 thread)\n`);
   out.epochs = await epochMemory(data, source);
@@ -344,7 +345,7 @@ async function main(): Promise<void> {
   console.log(`peak resident memory of this process so far (one cell's worth: loading Fashion-MNIST and training the cnn): ${fmt(peakRssMb)} MB`);
   out.peakRssMbAfterEpochs = peakRssMb;
 
-  // 1. Roofline and conv layers.
+  // 2. Roofline and conv layers.
   const roofline = gemmRoofline();
   out.gemmRooflineGflops = roofline;
   console.log(`\n## Conv-layer training vs the GEMM roofline\n\noneDNN sgemm 1024³, 1 thread: ${roofline ? `${fmt(roofline, 1)} GFLOP/s` : '– (no native addon)'}\n`);
@@ -372,7 +373,7 @@ async function main(): Promise<void> {
   }
   out.conv = convRows;
 
-  // 2. Models, ours and the peer's, interleaved so that both see the same load.
+  // 3. Models, ours and the peer's, interleaved so that both see the same load.
   console.log(`\n## Models vs PyTorch CPU (batch ${BATCH}, SGD momentum 0.9, training step and eval-mode inference)\n`);
   const threadCounts = quick ? [1] : [1, 2];
   const rows: Record<string, unknown>[] = [];
@@ -399,7 +400,7 @@ async function main(): Promise<void> {
   out.torch = torchVersion ?? torch.why;
   if (torchVersion) console.log(`\nPyTorch ${torchVersion} (scripts/bench/torch_peer.py, same networks, NCHW, torch.set_num_threads as listed).`);
 
-  // 3. Profile.
+  // 4. Profile.
   console.log('\n## Where a cnn training step goes (1 thread)\n');
   const profiles: Record<string, StepProfile> = {};
   for (const e of engines) {

@@ -6,6 +6,7 @@ import { CommandSpec, formatHelp, parseArgs, ParsedArgs, UsageError } from './cl
 import { cellCommand, clusterReproduceOptions } from './cli/cluster';
 import { ensureFashionMnist, provisionFashionMnist } from './data/provision';
 import { describeEngine, initEngine } from './engine/backend';
+import { nativeStats } from './engine/native';
 import { ConfigError, PATCH_POSITIONS, PartialConfigInput } from './experiment/config';
 import { purify } from './experiment/purify';
 import { Experiment, RunResult } from './experiment/runner';
@@ -404,7 +405,13 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
+/** Ops the native engine handed to wasm kernels (another dtype, dilation, broadcasting): counted, said once. */
+function reportFallbacks(): void {
+  const f = nativeStats().fallbacks;
+  if (Object.keys(f).length) console.error(`native engine: ${Object.entries(f).map(([k, n]) => `${k} ×${n}`).join(', ')} ran on wasm kernels (unsupported shape or dtype)`);
+}
+
+main(process.argv.slice(2)).then((code) => { reportFallbacks(); process.exitCode = code; }, (e: unknown) => {
   if (e instanceof UsageError || e instanceof ConfigError || e instanceof DefenseConfigError) {
     console.error(`error: ${e.message}`);
     process.exitCode = 2;

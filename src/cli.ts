@@ -6,7 +6,8 @@ import { CommandSpec, formatHelp, parseArgs, ParsedArgs, UsageError } from './cl
 import { cellCommand, clusterReproduceOptions } from './cli/cluster';
 import { runTune, tuneCommand } from './cli/tune';
 import { ensureFashionMnist, provisionFashionMnist } from './data/provision';
-import { initEngine } from './engine/backend';
+import { describeEngine, initEngine } from './engine/backend';
+import { nativeStats } from './engine/native';
 import { ConfigError, PATCH_POSITIONS, PartialConfigInput } from './experiment/config';
 import { purify } from './experiment/purify';
 import { Experiment, RunResult } from './experiment/runner';
@@ -18,9 +19,9 @@ import type { StudyAttack, StudyConfig } from './experiment/study';
 const common = [
   { name: 'dataset', type: 'string', help: 'dataset', default: 'fashion-mnist', choices: ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] },
   { name: 'data-dir', type: 'string', help: 'directory holding the dataset files (else the standard places)' },
-  { name: 'model', type: 'string', help: 'architecture', default: 'cnn', choices: ['cnn', 'preact-resnet'] },
+  { name: 'model', type: 'string', help: 'architecture', default: 'cnn', choices: ['cnn', 'preact-resnet', 'resnet18'] },
   { name: 'widths', type: 'list', help: 'channels per stage, comma-separated (architecture default if absent)' },
-  { name: 'depth', type: 'list', help: 'preact-resnet blocks per stage, comma-separated' },
+  { name: 'depth', type: 'list', help: 'preact-resnet / resnet18 blocks per stage, comma-separated' },
   { name: 'target', type: 'int', help: 'target class of the backdoor', default: 0 },
   { name: 'poison-rate', type: 'number', help: 'fraction of the training set poisoned (default 0.05; 0.1 for lc)' },
   { name: 'patch-size', type: 'int', help: 'BadNets patch side in pixels', default: 3 },
@@ -34,6 +35,9 @@ const common = [
   { name: 'seed', type: 'int', help: 'seed for splits, poisoning, init and shuffling', default: 0 },
   { name: 'runs-dir', type: 'string', help: 'artifact cache directory', default: 'runs' },
   { name: 'backend', type: 'string', help: 'force a TF.js backend (else tfjs-node if installed, then wasm)', choices: ['node', 'wasm', 'cpu'] },
+  { name: 'engine', type: 'string', help: 'force the compute engine (default: native when its addon loaded, else wasm; env SUPERFICIAL_SAFETY_ENGINE)', choices: ['native', 'wasm'] },
+  { name: 'threads', type: 'int', help: 'native engine threads (default 1; env SUPERFICIAL_SAFETY_THREADS)' },
+  { name: 'width', type: 'number', help: 'resnet18 channel multiplier (0.25 = 16-32-64-128)' },
   { name: 'progress', type: 'string', help: 'progress display', default: 'auto', choices: ['auto', 'bar', 'lines', 'silent'] },
   { name: 'json', type: 'flag', help: 'print the result as JSON instead of a table row' },
   { name: 'help', type: 'flag', help: 'show this help' },
@@ -134,6 +138,8 @@ const commands: Record<string, CommandSpec> = {
       { name: 'out', type: 'string', help: 'report directory (default reports/<timestamp>)' },
       { name: 'runs-dir', type: 'string', help: 'artifact cache directory', default: 'runs' },
       { name: 'backend', type: 'string', help: 'force a TF.js backend in the workers', choices: ['node', 'wasm', 'cpu'] },
+      { name: 'engine', type: 'string', help: 'force the compute engine in the workers (default: native when its addon loaded, else wasm)', choices: ['native', 'wasm'] },
+      { name: 'threads', type: 'int', help: 'native threads per worker (default 1: one cell per core)' },
       ...clusterReproduceOptions,
       { name: 'help', type: 'flag', help: 'show this help' },
     ],
@@ -166,7 +172,7 @@ function configFrom(a: ParsedArgs, attack: string): PartialConfigInput {
   return {
     dataset: a.dataset as 'fashion-mnist',
     dataDir: a.dataDir as string | undefined,
-    model: { arch: a.model as 'cnn', widths: list(a.widths), depth: list(a.depth) },
+    model: { arch: a.model as 'cnn', widths: list(a.widths), depth: list(a.depth), ...(a.width !== undefined ? { width: num(a.width) } : {}) },
     attack: {
       name: attack as 'badnets', target: num(a.target), poisonRate: num(a.poisonRate), patchSize: num(a.patchSize),
       patchPosition: a.patchPosition as 'bottom-right',
@@ -362,7 +368,7 @@ async function runReproduce(a: ParsedArgs): Promise<number> {
       defenses, seeds, quick: !!a.quick, runsDir: a.runsDir as string, pamRhos, retune: true, lmc: !a.noLmc, qra: !a.noQra,
     };
     const runOpts = { workers: a.workers as number | undefined, outDir: a.out as string | undefined, backend: a.backend as string | undefined,
-      signal: controller.signal, images: !a.noImages };
+      engine: a.engine as string | undefined, threads: a.threads as number | undefined, signal: controller.signal, images: !a.noImages };
     let r;
     if (a.sweep !== undefined) {
       for (const f of ['attacks', 'defenses', 'pamRhos', 'noLmc', 'noQra', 'executor', 'reportOnly'] as const) {
@@ -419,8 +425,8 @@ async function main(argv: string[]): Promise<number> {
   // A fresh clone needs no separate data step: the main commands provision Fashion-MNIST as `npm run data` does.
   if (MAIN_COMMANDS.has(name) && a.dataset === 'fashion-mnist' && !a.dataDir && !a.reportOnly) await ensureFashionMnist((s) => console.error(s));
   if (name === 'reproduce') return runReproduce(a);
-  const engine = await initEngine({ backend: a.backend as string | undefined });
-  console.error(`backend: ${engine.backend}${engine.simd ? ' (SIMD)' : ''}, TF.js ${engine.tfjsVersion}`);
+  const engine = await initEngine({ backend: a.backend as string | undefined, engine: a.engine as string | undefined, threads: a.threads as number | undefined });
+  console.error(describeEngine(engine));
   if (name === 'purify') return runPurify(a);
   if (name === 'detect') return runDetect(a);
   if (name === 'tune') return runTune(a);
@@ -445,7 +451,13 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e: unknown) => {
+/** Ops the native engine handed to wasm kernels (another dtype, dilation, broadcasting): counted, said once. */
+function reportFallbacks(): void {
+  const f = nativeStats().fallbacks;
+  if (Object.keys(f).length) console.error(`native engine: ${Object.entries(f).map(([k, n]) => `${k} ×${n}`).join(', ')} ran on wasm kernels (unsupported shape or dtype)`);
+}
+
+main(process.argv.slice(2)).then((code) => { reportFallbacks(); process.exitCode = code; }, (e: unknown) => {
   if (e instanceof UsageError || e instanceof ConfigError || e instanceof DefenseConfigError) {
     console.error(`error: ${e.message}`);
     process.exitCode = 2;

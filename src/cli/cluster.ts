@@ -16,6 +16,8 @@ export const cellCommand: CommandSpec = {
     { name: 'runs-dir', type: 'string', help: "artifact cache directory (default: the study file's runsDir)" },
     { name: 'require-deps', type: 'flag', help: "fail unless every dependency's cell record is visible (Slurm jobs: catches storage that is not shared)" },
     { name: 'backend', type: 'string', help: 'force a TF.js backend', choices: ['node', 'wasm', 'cpu'] },
+    { name: 'engine', type: 'string', help: 'force the compute engine (default: native when its addon loaded, else wasm)', choices: ['native', 'wasm'] },
+    { name: 'threads', type: 'int', help: 'native engine threads (default 1)' },
     { name: 'json', type: 'flag', help: 'print the cell summary as JSON' },
     { name: 'help', type: 'flag', help: 'show this help' },
   ],
@@ -108,8 +110,10 @@ export async function runCellCommand(cellId: string | undefined, a: ParsedArgs):
         `Slurm started this job after those finished, so this node does not see the same runs directory: ${sharedHint}`);
     }
   }
-  const { initEngine } = await import('../engine/backend');
-  await initEngine({ backend: a.backend as string | undefined, quiet: true });
+  const { describeEngine, initEngine } = await import('../engine/backend');
+  const engine = await initEngine({ backend: a.backend as string | undefined, engine: a.engine as string | undefined,
+    threads: a.threads as number | undefined, quiet: true });
+  console.error(describeEngine(engine));
   const t0 = Date.now();
   const summary = await runCell(study, cell, { log: (line) => console.error(line) });
   const cached = 'cached' in summary && summary.cached;

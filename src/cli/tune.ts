@@ -17,6 +17,8 @@ export const tuneCommand: CommandSpec = {
     { name: 'quick', type: 'flag', help: 'shrunk tuning models (tests of the command itself; never to choose defaults)' },
     { name: 'runs-dir', type: 'string', help: 'artifact cache directory', default: 'runs' },
     { name: 'data-dir', type: 'string', help: 'directory holding the dataset files (else the standard places)' },
+    { name: 'engine', type: 'string', help: 'force the compute engine (default: native when its addon loaded, else wasm)', choices: ['native', 'wasm'] },
+    { name: 'threads', type: 'int', help: 'native engine threads (default 1)' },
     { name: 'help', type: 'flag', help: 'show this help' },
   ],
 };

@@ -1,17 +1,34 @@
 /**
- * Backend choice. Preference: tfjs-node (native, only if the user installed it — its install step
- * downloads libtensorflow, which this project cannot depend on) → wasm (default) → cpu (pure JS,
+ * Backend and engine choice. Backend preference: tfjs-node (only if the user installed it — its install
+ * step downloads libtensorflow, which this project cannot depend on) → wasm (default) → cpu (pure JS,
  * ~100x slower, last resort). SUPERFICIAL_SAFETY_BACKEND=node|wasm|cpu forces one.
+ *
+ * On the wasm backend the engine is `native` (oneDNN kernels from the project's addon, engine/native.ts)
+ * when the addon loads, else `wasm`; SUPERFICIAL_SAFETY_ENGINE=native|wasm (CLI --engine) forces one.
+ * SUPERFICIAL_SAFETY_THREADS (CLI --threads) sets the native threads of this thread (default 1: the study
+ * runs one cell per core).
  */
 import * as tf from '@tensorflow/tfjs';
 import { installFastConvGradients } from './convGradients';
 import { installFastMatMulGradients } from './matmulGradients';
+import { installNativeKernels, loadNative, nativeAddon, nativeLoadError, setNativeThreads, uninstallNativeKernels } from './native';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type EngineName = 'native' | 'wasm' | 'tensorflow' | 'cpu';
 export const BACKEND_ENV = 'SUPERFICIAL_SAFETY_BACKEND';
+export const ENGINE_ENV = 'SUPERFICIAL_SAFETY_ENGINE';
+export const THREADS_ENV = 'SUPERFICIAL_SAFETY_THREADS';
 
 export interface EngineInfo {
   backend: BackendName;
+  /** What computes: `native` (oneDNN kernels on the wasm backend's memory), `wasm`, or the backend itself. */
+  engine: EngineName;
+  /** Native threads per worker thread (1 unless --threads / SUPERFICIAL_SAFETY_THREADS). */
+  threads: number;
+  /** oneDNN version when the native engine runs. */
+  dnnl?: string;
+  /** Why the native engine is not running, when the backend is wasm and it is not. */
+  nativeUnavailable?: string;
   fastConvGradients: boolean;
   simd?: boolean;
   tfjsVersion: string;
@@ -55,15 +72,60 @@ function normalise(name: string): BackendName {
   throw new Error(`${BACKEND_ENV}=${name}: unknown backend (use node, wasm or cpu)`);
 }
 
+export function normaliseEngine(name: string): 'native' | 'wasm' {
+  const n = name.trim().toLowerCase();
+  if (n === 'native' || n === 'wasm') return n;
+  throw new Error(`${ENGINE_ENV}=${name}: unknown engine (use native or wasm)`);
+}
+
+export function parseThreads(value: string | number | undefined, what = THREADS_ENV): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${what}=${value}: threads must be a positive integer`);
+  return n;
+}
+
+let warnedNative = false;
+
+/** Switch the engine on the wasm backend (tests and bench run both in one process). */
+export function setEngine(engine: 'native' | 'wasm', opts: { threads?: number } = {}): EngineInfo {
+  if (!current || current.backend !== 'wasm') throw new Error('setEngine: the wasm backend is not initialised');
+  if (engine === 'native') {
+    if (!installNativeKernels()) throw new Error(`the native engine is unavailable: ${nativeLoadError() ?? 'unknown reason'}`);
+  } else {
+    uninstallNativeKernels();
+  }
+  const threads = opts.threads ?? current.threads;
+  if (loadNative()) setNativeThreads(threads);
+  current = {
+    ...current, engine, threads, dnnl: engine === 'native' ? nativeAddon()?.info().dnnl : undefined,
+    nativeUnavailable: engine === 'native' ? undefined : current.nativeUnavailable,
+  };
+  return current;
+}
+
 /**
- * Initialise TF.js once per process and return what was chosen. Safe to call repeatedly; a different
- * explicit request switches backend.
+ * Initialise TF.js once per process (per worker thread) and return what was chosen. Safe to call
+ * repeatedly; a different explicit request switches backend or engine.
  */
-export async function initEngine(opts: { backend?: string; quiet?: boolean } = {}): Promise<EngineInfo> {
+export async function initEngine(opts: { backend?: string; engine?: string; threads?: number; quiet?: boolean } = {}): Promise<EngineInfo> {
   silenceNodeGreeting();
   const requested = opts.backend ?? process.env[BACKEND_ENV];
   const want = requested ? normalise(requested) : undefined;
-  if (current && (!want || want === current.backend)) return current;
+  const engineRequest = opts.engine ?? process.env[ENGINE_ENV];
+  const wantEngine = engineRequest ? normaliseEngine(engineRequest) : undefined;
+  const threads = opts.threads ?? parseThreads(process.env[THREADS_ENV]) ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer (got ${threads})`);
+  if (current && (!want || want === current.backend)) {
+    if (current.backend !== 'wasm') return current;
+    if ((wantEngine ?? current.engine) !== current.engine || threads !== current.threads) {
+      return setEngine(wantEngine ?? (current.engine as 'native' | 'wasm'), { threads });
+    }
+    return current;
+  }
+  if (wantEngine && want && want !== 'wasm') {
+    throw new Error(`engine ${wantEngine} needs the wasm backend (backend ${want} was requested)`);
+  }
 
   let backend: BackendName | undefined;
   if (want === 'tensorflow') {
@@ -95,6 +157,8 @@ export async function initEngine(opts: { backend?: string; quiet?: boolean } = {
   }
   current = {
     backend,
+    engine: backend,
+    threads,
     fastConvGradients: fast,
     simd: backend === 'wasm' ? tf.env().getBool('WASM_HAS_SIMD_SUPPORT') : undefined,
     tfjsVersion: tf.version.tfjs,
@@ -102,11 +166,34 @@ export async function initEngine(opts: { backend?: string; quiet?: boolean } = {
   if (!opts.quiet && backend === 'cpu') {
     console.warn('superficial-safety: using the pure-JS cpu backend (about 100x slower than wasm)');
   }
+  if (backend === 'wasm') {
+    const available = !!loadNative();
+    if (wantEngine === 'native' && !available) {
+      throw new Error(`${ENGINE_ENV}=native (or --engine native) but the native engine is unavailable: ${nativeLoadError()}`);
+    }
+    if (!available) {
+      current.nativeUnavailable = nativeLoadError();
+      if (!opts.quiet && !wantEngine && !warnedNative) {
+        warnedNative = true;
+        console.warn(`superficial-safety: wasm engine (${current.nativeUnavailable})`);
+      }
+    }
+    setEngine(wantEngine ?? (available ? 'native' : 'wasm'), { threads });
+  }
   return current;
 }
 
 export function engineInfo(): EngineInfo | undefined {
   return current;
+}
+
+/** One line for logs, reports and notebooks: which engine computed, with how many threads. */
+export function describeEngine(e: EngineInfo | undefined = current): string {
+  if (!e) return 'engine not initialised';
+  const base = `TF.js ${e.tfjsVersion} ${e.backend}${e.simd ? ' (SIMD)' : ''}`;
+  if (e.engine === 'native') return `engine native (oneDNN ${e.dnnl}, ${e.threads} thread${e.threads > 1 ? 's' : ''}) on ${base}`;
+  if (e.engine === 'wasm') return `engine wasm on ${base}${e.nativeUnavailable ? ` (native unavailable: ${e.nativeUnavailable})` : ''}`;
+  return `engine ${e.engine} (${base})`;
 }
 
 /** Throw a clear error if a tensor holds NaN or Inf (reads back one scalar, not the tensor). */

@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gradientOverride } from './gradientOverride';
+import { nativeActive, nativeConvGeometry } from './native';
 
 type Pads = { top: number; bottom: number; left: number; right: number };
 export type ConvPadding = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -156,8 +157,11 @@ export function conv2dFilterGrad(x: tf.Tensor4D, filterShape: number[], dy: tf.T
 }
 
 /**
- * TF.js's Conv2D gradient replaced by the forward-conv formulation (process-wide: the gradient registry is
- * global, so install it only when the active backend lacks fast backprop kernels).
+ * TF.js's Conv2D gradient, engine-aware (the gradient registry is process-global). On the native engine
+ * the gradients are the Conv2DBackpropInput / Conv2DBackpropFilter kernels, which oneDNN runs in one pass
+ * each; elsewhere, and for geometry the native kernels do not take, the forward-conv formulation above.
+ * Both are differentiable again (I-BAU's hypergradient): the kernels through TF.js's Conv2DBackpropInput
+ * gradient and the Conv2DBackpropFilter gradient registered below.
  */
 const convOverride = gradientOverride({
   kernelName: 'Conv2D',
@@ -172,6 +176,13 @@ const convOverride = gradientOverride({
     if (d[0] !== 1 || d[1] !== 1) throw new Error('fast conv gradients: dilated convolutions are not supported');
     if (dataFormat !== 'NHWC') throw new Error(`fast conv gradients: data format ${dataFormat} is not supported`);
     const g = dy as tf.Tensor4D;
+    if (nativeActive() && nativeConvGeometry(x.shape, filter.shape, strides, pad, 1, dimRoundingMode)) {
+      const a = { strides, pad, dataFormat: 'NHWC', dimRoundingMode } as unknown as tf.NamedAttrMap;
+      return {
+        x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy: g, filter }, { ...a, inputShape: x.shape }) as tf.Tensor4D,
+        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: g }, { ...a, filterShape: filter.shape }) as tf.Tensor4D,
+      };
+    }
     return {
       x: () => conv2dInputGrad(x.shape, filter, g, strides, pad, dimRoundingMode),
       filter: () => conv2dFilterGrad(x, filter.shape, g, strides, pad, dimRoundingMode),
@@ -179,6 +190,34 @@ const convOverride = gradientOverride({
   },
 });
 
-export const installFastConvGradients = (): void => convOverride.install();
+/**
+ * The gradient TF.js lacks for Conv2DBackpropFilter, needed to differentiate a native filter gradient
+ * again: dW = F(x, dy) is bilinear, so for the upstream ddW the x part is the input gradient of a conv
+ * with filter ddW at dy, and the dy part is conv2d(x, ddW).
+ */
+function registerBackpropFilterGradient(): void {
+  if (tf.getGradient('Conv2DBackpropFilter')) return;
+  tf.registerGradient({
+    kernelName: 'Conv2DBackpropFilter',
+    inputsToSave: ['x', 'dy'],
+    gradFunc: (ddw: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+      const [x, dy] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const { strides, pad, dimRoundingMode } = attrs as unknown as {
+        strides: [number, number]; pad: ConvPadding; dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      };
+      const w = ddw as tf.Tensor4D;
+      return {
+        x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w },
+          { strides, pad, dataFormat: 'NHWC', dimRoundingMode, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor4D,
+        dy: () => tf.conv2d(x, w, strides, pad as 'same', 'NHWC', 1, dimRoundingMode),
+      };
+    },
+  });
+}
+
+export const installFastConvGradients = (): void => {
+  registerBackpropFilterGradient();
+  convOverride.install();
+};
 export const uninstallFastConvGradients = (): void => convOverride.uninstall();
 export const fastConvGradientsInstalled = (): boolean => convOverride.installed();

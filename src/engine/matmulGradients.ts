@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gradientOverride } from './gradientOverride';
+import { nativeActive } from './native';
 
 function swapLast(t: tf.Tensor): tf.Tensor {
   const perm = t.shape.map((_, i) => i);
@@ -22,7 +23,8 @@ const matMulOverride = gradientOverride({
     const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
     const sameBatch = a.rank === b.rank && tf.util.arraysEqual(a.shape.slice(0, -2), b.shape.slice(0, -2));
     const stock = matMulOverride.previous();
-    if (!sameBatch && stock) return stock.gradFunc(dy, saved, attrs);
+    // oneDNN's GEMM takes the transpose flags at full speed, so the native engine keeps TF.js's gradient.
+    if ((!sameBatch || nativeActive()) && stock) return stock.gradFunc(dy, saved, attrs);
     const g = dy as tf.Tensor;
     const mm = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y);
     if (!transposeA && !transposeB) {

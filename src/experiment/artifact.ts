@@ -33,7 +33,10 @@ export const ArtifactRecordSchema = z.object({
   createdAt: z.string(),
   durationMs: z.number().nonnegative(),
   /** The host (and Slurm job) that computed it; absent in artifacts written before it was recorded. Not part of the key. */
-  ranOn: z.object({ host: z.string(), pid: z.number(), slurmJobId: z.string().optional(), slurmNode: z.string().optional() }).optional(),
+  ranOn: z.object({
+    host: z.string(), pid: z.number(), slurmJobId: z.string().optional(), slurmNode: z.string().optional(),
+    engine: z.string().optional(), threads: z.number().optional(),
+  }).optional(),
   /** Relative, '/'-separated paths of every file in the artifact except artifact.json itself. */
   files: z.record(FileDigestSchema),
 });

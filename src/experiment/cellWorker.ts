@@ -9,7 +9,8 @@ import { Cell, StudyConfig } from './study';
 
 if (!parentPort) throw new Error('cellWorker.js must run in a worker thread');
 const port = parentPort;
-const ready = initEngine({ backend: (workerData as { backend?: string } | undefined)?.backend, quiet: true });
+const wd = workerData as { backend?: string; engine?: string; threads?: number } | undefined;
+const ready = initEngine({ backend: wd?.backend, engine: wd?.engine, threads: wd?.threads, quiet: true });
 
 port.on('message', async (m: { id: number; payload: { study: StudyConfig; cell: Cell } }) => {
   try {

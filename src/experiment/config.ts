@@ -22,7 +22,7 @@ const nonEmpty = () => z.string().min(1, 'must not be empty');
 const seed = () => int(0, MAX_SEED);
 
 export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] as const;
-export const ARCHS = ['cnn', 'preact-resnet'] as const;
+export const ARCHS = ['cnn', 'preact-resnet', 'resnet18'] as const;
 export const ATTACKS = ['none', 'badnets', 'blended', 'sig', 'wanet', 'lc', 'ssba'] as const;
 export const PATCH_POSITIONS = ['bottom-right', 'bottom-left', 'top-left', 'top-right'] as const;
 

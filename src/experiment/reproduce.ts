@@ -3,6 +3,7 @@
  * cell loads or computes its cached artifact), show live progress, then write the report. Ctrl-C stops the
  * workers; every finished cell is already in the cache, so the next run picks up where this one stopped.
  */
+import { describeEngine, initEngine } from '../engine/backend';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -22,6 +23,9 @@ export interface ReproduceOptions {
   outDir?: string;
   /** Forced TF.js backend for the workers. */
   backend?: string;
+  /** Forced compute engine (native | wasm) and native threads per worker. */
+  engine?: string;
+  threads?: number;
   signal?: AbortSignal;
   /** Progress output (default: stderr); TTYs get a redrawn status line. */
   write?: (s: string) => void;
@@ -141,6 +145,7 @@ interface GraphRun {
   closeLog: () => void;
   write: (s: string) => void;
   workers: number;
+  engine: string;
 }
 
 /** Run (or load) every planned cell on the worker pool, with live progress and the run's log.txt. */
@@ -157,10 +162,15 @@ async function runPlanned(planned: PlannedCell[], what: unknown, opts: Reproduce
   log(`reproduce: ${cells.length} cells, ${workers || 'no'} worker threads, config ${JSON.stringify(what)}`);
   write(`reproduce: ${cells.length} cells on ${workers === 0 ? 'the main thread' : `${workers} worker thread${workers > 1 ? 's' : ''}`}; report → ${outDir}\n`);
 
+  // The workers start their engines the same way, from the same addon and options.
+  const engine = describeEngine(await initEngine({ backend: opts.backend, engine: opts.engine, threads: opts.threads, quiet: true }));
+  log(engine);
+  write(`${engine}${workers > 0 ? ', in each worker' : ''}\n`);
   const display = progressDisplay(cells, Math.max(1, workers), write, tty);
   let pool: WorkerPool | undefined;
   if (workers > 0) {
-    pool = new WorkerPool(path.join(__dirname, 'cellWorker.js'), workers, { backend: opts.backend }, (slot, line) => log(`[worker ${slot}] ${line}`));
+    pool = new WorkerPool(path.join(__dirname, 'cellWorker.js'), workers, { backend: opts.backend, engine: opts.engine, threads: opts.threads },
+      (slot, line) => log(`[worker ${slot}] ${line}`));
     if (!fs.existsSync(path.join(__dirname, 'cellWorker.js'))) throw new Error(`reproduce: ${path.join(__dirname, 'cellWorker.js')} is missing; run \`npm run build\``);
   }
   const stop = () => { void pool?.close(); };
@@ -187,7 +197,7 @@ async function runPlanned(planned: PlannedCell[], what: unknown, opts: Reproduce
   }
   const computed = [...run.results.values()].filter((s) => !('cached' in s) || !s.cached).length;
   return { outDir, summaries: run.results, failed: run.failed, skipped: run.skipped, notStarted: run.notStarted, aborted: run.aborted,
-    computed, log, closeLog: () => fs.closeSync(logFile), write, workers };
+    computed, log, closeLog: () => fs.closeSync(logFile), write, workers, engine };
 }
 
 function finish(g: GraphRun, t0: number, files: string[]): ReproduceResult {
@@ -215,7 +225,7 @@ export async function reproduce(study: StudyConfig, opts: ReproduceOptions = {})
   if (!g.aborted) {
     const seconds = (Date.now() - t0) / 1000;
     files = await writeReport(study, cells, g.summaries, { outDir: g.outDir, images: opts.images ?? true, seconds, workers: g.workers,
-      failed: g.failed, log: (s) => { g.log(s); g.write(`${s}\n`); } });
+      engine: g.engine, failed: g.failed, log: (s) => { g.log(s); g.write(`${s}\n`); } });
     files.push(writeCellRuns(g.outDir, cells, records(planned)));
   }
   return finish(g, t0, files);
@@ -234,7 +244,7 @@ export async function reproduceSweep(sweep: Sweep, studies: StudyConfig[], opts:
     const seconds = (Date.now() - t0) / 1000;
     const log = (s: string) => { g.log(s); g.write(`${s}\n`); };
     files = await writeSweepReport(sweep, studies, planned, g.summaries, { outDir: g.outDir, images: opts.images ?? true, seconds,
-      workers: g.workers, failed: g.failed, log });
+      workers: g.workers, engine: g.engine, failed: g.failed, log });
     files.push(writeCellRuns(g.outDir, planned.map((p) => p.cell), records(planned)));
   }
   return finish(g, t0, files);

@@ -239,6 +239,7 @@ export class Experiment {
     const spec = defaultSpec(c.model.arch, [p.train.height, p.train.width, p.train.channels], p.train.numClasses, {
       widths: c.model.widths?.map((w) => Math.max(1, Math.round(w * c.model.width))),
       depth: c.model.depth,
+      ...(c.model.arch === 'resnet18' ? { width: c.model.width } : {}),
     });
     const r = await this.store.getOrCompute('model', { spec, train: c.train, seed: c.seed }, [p.key], {
       log: this.log,

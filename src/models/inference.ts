@@ -3,13 +3,14 @@
  * (metrics.predict) and every LMC point goes through here, so an LMC endpoint reproduces the endpoint
  * model's metrics bit for bit.
  *
- * On the wasm backend the cnn's conv–BN–ReLU(–pool) stages run in fused SIMD kernels
+ * On the wasm engine the cnn's conv–BN–ReLU(–pool) stages run in fused SIMD kernels
  * (engine/convBnReluPool) and only the linear head in TF.js; elsewhere this is `forward`. The two agree
  * to float rounding (tested), not bit for bit: a logit can differ from the plain forward pass in its
  * last digits, and a prediction only where two logits tie to ~1e-6.
  */
 import * as tf from '@tensorflow/tfjs';
 import { BlockParams, BlockShape, blockSupported, ConvBnReluPoolChain, outputSize } from '../engine/convBnReluPool';
+import { nativeActive } from '../engine/native';
 import { cnnFeaturesFrom } from './cnn';
 import { BN_EPSILON } from './layers';
 import { forward, head } from './model';
@@ -24,7 +25,9 @@ const loadedInput = new WeakMap<ConvBnReluPoolChain, InferenceInput>();
  * default model; the rest, if any, run in TF.js.
  */
 function fusedBlocks(spec: ModelSpec): BlockShape[] {
-  if (spec.arch !== 'cnn' || tf.getBackend() !== 'wasm' || !ConvBnReluPoolChain.available()) return [];
+  // On the native engine oneDNN's convolutions outrun the wasm SIMD kernels (measured by bench), so the
+  // plain forward pass is the fast one there.
+  if (spec.arch !== 'cnn' || tf.getBackend() !== 'wasm' || nativeActive() || !ConvBnReluPoolChain.available()) return [];
   let [height, width, channelsIn] = spec.inputShape;
   const blocks: BlockShape[] = [];
   for (const [i, channelsOut] of spec.widths.entries()) {
@@ -62,7 +65,8 @@ export class InferenceInput {
   }
 
   asTensor(): tf.Tensor4D {
-    this.tensor ??= tf.tensor4d(this.images, [this.n, ...this.inputShape]);
+    // Kept: the first call may come from inside a tidy, and the tensor must outlive it (every LMC point).
+    this.tensor ??= tf.keep(tf.tensor4d(this.images, [this.n, ...this.inputShape]));
     return this.tensor;
   }
 

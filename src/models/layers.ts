@@ -4,6 +4,7 @@
  * statistics.
  */
 import * as tf from '@tensorflow/tfjs';
+import { NATIVE_AVG_POOL2, NATIVE_BN_TRAIN, NATIVE_BN_TRAIN_GRAD, nativeActive } from '../engine/native';
 import { Rng } from '../rng';
 
 export type ParamRecord = Record<string, tf.Tensor>;
@@ -145,6 +146,31 @@ const batchNormTrainFast = makeBatchNormTrain(false);
 const batchNormReluTrainFast = makeBatchNormTrain(true);
 
 /**
+ * The same batch norm (+ ReLU) and the same gradient formula as makeBatchNormTrain, on the native engine:
+ * one kernel forward (statistics and normalisation) and one backward, where the TF.js composition above
+ * dispatches about twenty small kernels each way.
+ */
+function makeBatchNormTrainNative(relu: boolean): (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor {
+  const attrs = { relu, epsilon: BN_EPSILON };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return tf.customGrad(((x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    const [y, mean, variance] = tf.engine().runKernel(NATIVE_BN_TRAIN, { x, gamma, beta }, attrs) as tf.Tensor[];
+    lastBatchStats = { mean: tf.keep(mean) as tf.Tensor1D, variance: tf.keep(variance) as tf.Tensor1D };
+    save([x, y, gamma, mean, variance]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ys, g, mu, v] = saved;
+        return tf.engine().runKernel(NATIVE_BN_TRAIN_GRAD, { x: xs, y: ys, dy, gamma: g, mean: mu, variance: v }, attrs) as tf.Tensor[];
+      },
+    };
+  }) as any) as (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor;
+}
+
+const batchNormTrainNative = makeBatchNormTrainNative(false);
+const batchNormReluTrainNative = makeBatchNormTrainNative(true);
+
+/**
  * Batch norm over NHWC channels, optionally followed by ReLU (fused: one pass forward). In training
  * mode it normalises with batch statistics and records them in `stats` (kept outside any tidy; the
  * caller disposes them); in eval mode it uses the running statistics in `state`.
@@ -170,7 +196,9 @@ export function batchNorm(params: ParamRecord, state: ParamRecord, name: string,
       beta) as tf.Tensor4D;
     if (relu) y = tf.relu(y);
   } else {
-    y = (relu ? batchNormReluTrainFast : batchNormTrainFast)(x, gamma, beta) as tf.Tensor4D;
+    y = nativeActive() && x.dtype === 'float32'
+      ? (relu ? batchNormReluTrainNative : batchNormTrainNative)(x, gamma, beta) as tf.Tensor4D
+      : (relu ? batchNormReluTrainFast : batchNormTrainFast)(x, gamma, beta) as tf.Tensor4D;
     batch = lastBatchStats!;
   }
   if (stats) {
@@ -198,11 +226,18 @@ const avgPool2Fast = tf.customGrad(((x: tf.Tensor4D) => ({
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
 })) as any) as (x: tf.Tensor4D) => tf.Tensor4D;
 
+/** The same pooling and gradient in one native kernel each way. */
+const avgPool2Native = tf.customGrad(((x: tf.Tensor4D) => ({
+  value: tf.engine().runKernel(NATIVE_AVG_POOL2, { x }, { backward: false }) as tf.Tensor4D,
+  gradFunc: (dy: tf.Tensor4D) => tf.engine().runKernel(NATIVE_AVG_POOL2, { x: dy }, { backward: true }) as tf.Tensor4D,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+})) as any) as (x: tf.Tensor4D) => tf.Tensor4D;
+
 export function avgPool2(x: tf.Tensor4D, opts: ForwardOptions): tf.Tensor4D {
   if (x.shape[1] % 2 !== 0 || x.shape[2] % 2 !== 0 || opts.batchNormGradient === 'autodiff') {
     return tf.avgPool(x, 2, 2, 'same');
   }
-  return avgPool2Fast(x);
+  return nativeActive() && x.dtype === 'float32' ? avgPool2Native(x) : avgPool2Fast(x);
 }
 
 /**

@@ -8,25 +8,37 @@ import { Rng } from '../rng';
 import { cnn } from './cnn';
 import { BatchStats, ForwardOptions, initLinear, linear, ParamRecord } from './layers';
 import { preactResnet } from './preactResnet';
+import { RESNET18_DEPTH, RESNET18_WIDTHS, resnet18 } from './resnet18';
 import { Architecture, ArchitectureImpl, Model, ModelSpec } from './spec';
 
 const architectures: Record<Architecture, ArchitectureImpl> = {
   cnn,
   'preact-resnet': preactResnet,
+  resnet18,
 };
 
-/** Defaults: the fast cnn, and a narrow 3-stage PreAct-ResNet that fits a laptop CPU. */
+/**
+ * Defaults: the fast cnn, a narrow 3-stage PreAct-ResNet that fits a laptop CPU, and the paper's ResNet-18.
+ * `width` multiplies ResNet-18's default channels (64-128-256-512); the other architectures take explicit
+ * widths, as they always have (their specs, and so their cache keys, stay as they were).
+ */
 export function defaultSpec(arch: Architecture, inputShape: [number, number, number], numClasses: number,
-  overrides: Partial<Pick<ModelSpec, 'widths' | 'depth'>> = {}): ModelSpec {
-  const spec: ModelSpec = arch === 'cnn'
-    ? { arch, inputShape, numClasses, widths: overrides.widths ?? [16, 32, 64] }
-    : { arch, inputShape, numClasses, widths: overrides.widths ?? [16, 32, 64], depth: overrides.depth ?? [1, 1, 1] };
+  overrides: Partial<Pick<ModelSpec, 'widths' | 'depth'>> & { width?: number } = {}): ModelSpec {
+  let spec: ModelSpec;
+  if (arch === 'cnn') {
+    spec = { arch, inputShape, numClasses, widths: overrides.widths ?? [16, 32, 64] };
+  } else if (arch === 'resnet18') {
+    const widths = overrides.widths ?? RESNET18_WIDTHS.map((w) => Math.max(1, Math.round(w * (overrides.width ?? 1))));
+    spec = { arch, inputShape, numClasses, widths, depth: overrides.depth ?? [...RESNET18_DEPTH] };
+  } else {
+    spec = { arch, inputShape, numClasses, widths: overrides.widths ?? [16, 32, 64], depth: overrides.depth ?? [1, 1, 1] };
+  }
   validateSpec(spec);
   return spec;
 }
 
 export function validateSpec(spec: ModelSpec): void {
-  if (!architectures[spec.arch]) throw new Error(`unknown architecture "${spec.arch}" (use cnn or preact-resnet)`);
+  if (!architectures[spec.arch]) throw new Error(`unknown architecture "${spec.arch}" (use cnn, preact-resnet or resnet18)`);
   if (spec.widths.length === 0 || spec.widths.some((w) => !Number.isInteger(w) || w <= 0)) {
     throw new Error(`model widths must be positive integers, got [${spec.widths}]`);
   }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BatchStats, ForwardOptions, ParamRecord } from './layers';
 
-export type Architecture = 'cnn' | 'preact-resnet';
+export type Architecture = 'cnn' | 'preact-resnet' | 'resnet18';
 
 export interface ModelSpec {
   arch: Architecture;
@@ -10,7 +10,7 @@ export interface ModelSpec {
   numClasses: number;
   /** Channels per stage. */
   widths: number[];
-  /** Residual blocks per stage (preact-resnet only). */
+  /** Residual blocks per stage (preact-resnet and resnet18). */
   depth?: number[];
 }
 

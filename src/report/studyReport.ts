@@ -24,6 +24,8 @@ export interface ReportOptions {
   images: boolean;
   seconds: number;
   workers: number;
+  /** The compute engine that ran the cells (describeEngine), recorded in config.json. */
+  engine?: string;
   failed: Map<string, Error>;
   log: (line: string) => void;
 }
@@ -166,7 +168,7 @@ export async function writeReport(study: StudyConfig, cells: Cell[], summaries: 
   put('claims.md', claimsMarkdown(checks, header));
 
   await writeJsonAtomic(path.join(dir, 'config.json'), {
-    study, workers: opts.workers, seconds: opts.seconds,
+    study, workers: opts.workers, seconds: opts.seconds, ...(opts.engine ? { engine: opts.engine } : {}),
     defenses: Object.fromEntries([...summaries.entries()].filter(([, s]) => s.kind === 'purify').map(([id, s]) => [id, s.kind === 'purify' ? s.config : null])),
     cells: Object.fromEntries(cells.map((c) => [c.id, (summaries.get(c.id) as { key?: string } | undefined)?.key ?? null])),
     failed: Object.fromEntries([...opts.failed.entries()].map(([k, e]) => [k, e.message])),

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { conv2dFilterGrad, conv2dInputGrad, installFastConvGradients } from '../../src/engine/convGradients';
-import { initEngine } from '../../src/engine/backend';
+import { initEngine, setEngine } from '../../src/engine/backend';
+import { testEngines } from './engines';
 
 type Pad = 'same' | 'valid';
 const cases: { x: [number, number, number, number]; f: [number, number, number, number]; stride: number; pad: Pad }[] = [
@@ -38,9 +39,10 @@ async function reference(x: tf.Tensor4D, f: tf.Tensor4D, dy: tf.Tensor4D, stride
   return { dx: tf.tensor(out.dx as number[]), dw: tf.tensor(out.dw as number[]) };
 }
 
-describe('fast conv gradients (forward-conv formulation)', () => {
+describe.each(testEngines())('conv gradients on the %s engine', (engine) => {
   beforeAll(async () => {
     await initEngine({ backend: 'wasm', quiet: true });
+    setEngine(engine);
   });
 
   test.each(cases)('match the cpu backprop kernels: x %j filter %j', async ({ x: xs, f: fs, stride, pad }) => {
@@ -101,7 +103,12 @@ describe('fast conv gradients (forward-conv formulation)', () => {
   });
 });
 
-describe('fast matmul gradients (explicit transposes)', () => {
+describe.each(testEngines())('matmul gradients on the %s engine', (engine) => {
+  beforeAll(async () => {
+    await initEngine({ backend: 'wasm', quiet: true });
+    setEngine(engine);
+  });
+
   /** Gradients of f(a, b) with the stock and with the fast BatchMatMul gradient agree. */
   async function expectStockGradients(f: (x: tf.Tensor, y: tf.Tensor) => tf.Scalar, a: tf.Tensor, b: tf.Tensor): Promise<void> {
     const { installFastMatMulGradients, uninstallFastMatMulGradients } = await import('../../src/engine/matmulGradients');

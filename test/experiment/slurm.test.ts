@@ -175,7 +175,7 @@ describe('waiting for the jobs', () => {
     const rep = await reportFromRecords(s, { outDir: path.join(root, 'wait-report'), images: false, seconds: 1, reasons: w.failed, log: () => undefined });
     expect([...rep.missing.keys()].sort()).toEqual(['purify/badnets/s0/FT', 'retune/badnets/s0/FT']);
     const where = fs.readFileSync(path.join(root, 'wait-report', 'cells.md'), 'utf8');
-    expect(where).toMatch(/\| model\/badnets\/s0\/backdoored \| computed \| n1 \| \d+ \| 2\.0 \|/);
+    expect(where).toMatch(/\| model\/badnets\/s0\/backdoored \| computed \| n1 \| \d+ \| not recorded \| 2\.0 \|/);
     expect(where).toMatch(/\| purify\/badnets\/s0\/FT \| no record/);
     expect(fs.readFileSync(path.join(root, 'wait-report', 'config.json'), 'utf8')).toMatch(/ended CANCELLED/);
   });

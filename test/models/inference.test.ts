@@ -1,12 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
-import { initEngine } from '../../src/engine/backend';
+import { initEngine, setEngine } from '../../src/engine/backend';
 import { InferenceInput, InferenceModel } from '../../src/models/inference';
 import { createModel, defaultSpec, disposeModel, forward } from '../../src/models/model';
 import { ModelSpec } from '../../src/models/spec';
 
+import { nativeAvailable } from '../engine/engines';
+
+// The fused kernels belong to the wasm engine (on the native engine the plain forward pass is faster).
 beforeAll(async () => {
   await initEngine({ backend: 'wasm', quiet: true });
+  setEngine('wasm');
 });
+afterAll(() => { if (nativeAvailable()) setEngine('native'); });
 
 /** A model whose batch norm does something: running statistics and affine parameters away from 1 and 0. */
 function trainedLooking(spec: ModelSpec, seed: number) {
@@ -87,4 +92,13 @@ test('batches that take turns in the shared kernel buffer each get their own log
   expect(read(1)).toEqual(first[1]);
   batches.forEach((b) => b.dispose());
   disposeModel(model);
+});
+
+(nativeAvailable() ? test : test.skip)('on the native engine inference is the plain forward pass, exactly', () => {
+  setEngine('native');
+  try {
+    expect(compare(defaultSpec('cnn', [28, 28, 1], 10), 12)).toEqual({ fused: 0, maxDiff: 0, samePredictions: true });
+  } finally {
+    setEngine('wasm');
+  }
 });

@@ -4,7 +4,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { initEngine } from '../../src/engine/backend';
 import { avgPool2, batchNorm, BatchStats, ParamRecord, updatedRunningStats } from '../../src/models/layers';
-import { cloneModel, createModel, defaultSpec, disposeModel, features, forward, head } from '../../src/models/model';
+import { cloneModel, createModel, defaultSpec, disposeModel, features, forward, head, numParameters } from '../../src/models/model';
+import { Sgd } from '../../src/train/sgd';
+import { trainStep } from '../../src/train/train';
 import { loadModelArtifact, saveModelArtifact } from '../../src/models/artifact';
 import * as W from '../../src/models/weights';
 
@@ -61,9 +63,10 @@ describe('layers', () => {
   });
 });
 
-describe.each(['cnn', 'preact-resnet'] as const)('%s', (arch) => {
+describe.each(['cnn', 'preact-resnet', 'resnet18'] as const)('%s', (arch) => {
   const spec = arch === 'cnn' ? defaultSpec(arch, [12, 12, 1], 4, { widths: [4, 8] })
-    : defaultSpec(arch, [8, 8, 3], 5, { widths: [4, 8], depth: [1, 2] });
+    : arch === 'resnet18' ? defaultSpec(arch, [8, 8, 3], 5, { width: 1 / 16 })
+      : defaultSpec(arch, [8, 8, 3], 5, { widths: [4, 8], depth: [1, 2] });
 
   test('forward = head(features), with the documented shapes', () => {
     const m = createModel(spec, 0);
@@ -96,6 +99,42 @@ describe.each(['cnn', 'preact-resnet'] as const)('%s', (arch) => {
     const other = { ...spec, widths: spec.widths.map((w) => w * 2) };
     await expect(loadModelArtifact(dir, other)).rejects.toThrow(/shape|spec/);
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('resnet18', () => {
+  test('width 1 on 32×32×3 is the paper\'s CIFAR ResNet-18: 11,173,962 parameters', () => {
+    const spec = defaultSpec('resnet18', [32, 32, 3], 10);
+    expect(spec.widths).toEqual([64, 128, 256, 512]);
+    expect(spec.depth).toEqual([2, 2, 2, 2]);
+    const m = createModel(spec, 0);
+    expect(numParameters(m)).toBe(11173962);
+    // Stem, 8 blocks × 2, 3 shortcuts: 20 batch norms with running statistics.
+    expect(Object.keys(m.state).length).toBe(2 * 20);
+    disposeModel(m);
+  });
+
+  test('the width multiplier scales every stage; 28×28×1 and 32×32×3 inputs give [n, widths[3]] features', () => {
+    expect(defaultSpec('resnet18', [28, 28, 1], 10, { width: 0.25 }).widths).toEqual([16, 32, 64, 128]);
+    for (const input of [[28, 28, 1], [32, 32, 3]] as [number, number, number][]) {
+      const m = createModel(defaultSpec('resnet18', input, 10, { width: 0.125 }), 1);
+      const x = tf.randomUniform([2, ...input], 0, 1, 'float32', 3) as tf.Tensor4D;
+      expect(features(m, x).shape).toEqual([2, 64]);
+      expect(forward(m, x, { training: true }).shape).toEqual([2, 10]);
+      disposeModel(m);
+    }
+  });
+
+  test('training steps lower the loss on a fixed batch', () => {
+    const spec = defaultSpec('resnet18', [16, 16, 3], 4, { width: 0.125 });
+    const m = createModel(spec, 2);
+    const x = tf.randomUniform([16, 16, 16, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+    const y = tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 4), 'int32');
+    const opt = new Sgd({ lr: 0.05, momentum: 0.9, weightDecay: 0 });
+    const losses = Array.from({ length: 8 }, () => trainStep(m, opt, x, y, 0.05).loss);
+    expect(losses[7]).toBeLessThan(losses[0] * 0.8);
+    opt.dispose();
+    disposeModel(m);
   });
 });
 

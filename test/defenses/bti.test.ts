@@ -186,18 +186,19 @@ describe('BTI on a synthetic Blended model (acceptance)', () => {
   afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
 
   /*
-   * The reversal has to find the trigger from clean images alone, and on this 16x16 toy model its round-0
-   * target detection is fragile: with these settings it found the target for seeds 3, 4 and 7 of 0–7
-   * (measured). The seed is pinned to one that does, so this checks that the pipeline purifies once the
-   * trigger is reversed. On full Fashion-MNIST the detection worked for BadNets and Blended with the
-   * defaults (measured for seed 0).
+   * The reversal has to find the trigger from clean images alone. On this 16x16 toy Blended model neither
+   * rule is reliable: the generator's read-off found the target for seeds 3, 4 and 7 of 0–7 (measured), and
+   * the per-class scan (the default) names class 2 on every seed tried, because a grating of class 2's
+   * orientation is itself a universal trigger for class 2 (mask 15 pixels against the blend's 18; measured).
+   * This test checks the pipeline once the target is right, so it uses the generator's read-off on a seed
+   * where it is; the scan's own test is in test/experiment/detect.test.ts (BadNets, every target class).
    */
   test('lowers ASR by at least 50 points and keeps accuracy within 10 points', async () => {
     const run = await syntheticExperiment(runsDir, 'blended').run();
     const target = run.config.attack.target;
     const before = evaluate(run.trained.model, run.data.test, run.poison.backdoorTest, target);
     const r = await bti.purify(run.trained.model, defenseData(run),
-      { ...(bti.defaults as BtiConfig), generatorEpochs: 30, seed: 3 });
+      { ...(bti.defaults as BtiConfig), targetRule: 'generator', generatorEpochs: 30, seed: 3 });
     const after = evaluate(r.model, run.data.test, run.poison.backdoorTest, target);
     expect(r.report.details?.detectedTarget).toBe(target);
     expect(before.asr! - after.asr!).toBeGreaterThanOrEqual(0.5);

@@ -45,7 +45,9 @@ export async function runTune(a: ParsedArgs): Promise<number> {
   const fixed = json(a.fixed, 'fixed');
   const r = await tuneDefense(name, grid, { runsDir: a.runsDir as string, dataDir: a.dataDir as string | undefined, quick: !!a.quick },
     { fixed, log: (s) => console.error(s) });
-  const md = tuningMarkdown(name, grid, fixed, r);
+  const { describeEngine, engineInfo } = await import('../engine/backend');
+  const info = engineInfo();
+  const md = tuningMarkdown(name, grid, fixed, r, info ? describeEngine(info) : undefined);
   console.log(md);
   console.log(`chosen by the rule (${SELECTION_RULE}): ${JSON.stringify(r.points[r.chosen].overrides)}`);
   const note = (a.note as string | undefined) ?? path.join('docs', 'tuning', `${name.toLowerCase()}.md`);

@@ -103,12 +103,14 @@ export async function tuneDefense(defense: string, grid: Record<string, unknown[
 
 /** The results note of one tuning run, in Markdown. */
 export function tuningMarkdown(defense: string, grid: Record<string, unknown[]>, fixed: Record<string, unknown> | undefined,
-  r: { points: TuningPoint[]; chosen: number }): string {
+  r: { points: TuningPoint[]; chosen: number }, engine?: string): string {
   const pct = (x: number) => (100 * x).toFixed(1);
   const settings = TUNING_SETTINGS.map((s) => `${s.attack} t${s.target}`);
+  const before = r.points[0]?.cells.map((c) => `${c.setting} ${pct(c.before.cleanAccuracy)} / ${pct(c.before.asr)}`).join(', ');
   const lines = [
     `## ${defense}: grid ${JSON.stringify(grid)}${fixed && Object.keys(fixed).length ? ` (with ${JSON.stringify(fixed)})` : ''}`, '',
-    `Tuning models: Fashion-MNIST, cnn, seed ${TUNING_SEED}, ${settings.join(', ')}. Rule: ${SELECTION_RULE}.`, '',
+    `Tuning models: Fashion-MNIST, cnn, seed ${TUNING_SEED}, ${settings.join(', ')}; backdoored C-Acc / ASR: ${before}. ` +
+    `Rule: ${SELECTION_RULE}.${engine ? ` Run on: ${engine}, ${new Date().toISOString().slice(0, 10)}.` : ''}`, '',
     `| point | purified | mean O-ASR | mean C-Acc | ${settings.map((s) => `${s} C-Acc / O-ASR`).join(' | ')} |`,
     `|:---|---:|---:|---:|${settings.map(() => '---:').join('|')}|`,
     ...r.points.map((p, i) => `| ${i === r.chosen ? '**' : ''}${JSON.stringify(p.overrides)}${i === r.chosen ? '** (chosen)' : ''} | ${p.purified}/${p.cells.length} | ` +

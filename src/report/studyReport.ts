@@ -12,7 +12,7 @@ import { chromiumAvailable } from '../viz/chromium';
 import { renderFigures, NamedFigure } from '../viz/export';
 import { groupedBars, heatmap, linePlot } from '../viz/figures';
 import { figureHtml, standalonePage } from '../viz/html';
-import { ResultRow, tableHtml, toCsv, toMarkdown, toPaperLayout } from '../viz/tables';
+import { ResultRow, tableHtml, toMarkdown, toPaperLayout } from '../viz/tables';
 import { Figure } from '../viz/types';
 import { checkClaims, claimsMarkdown } from './claims';
 import { renderReportPage } from './reportPage';
@@ -59,6 +59,27 @@ export function tableRows(r: StudyResults): ResultRow[] {
     add('QRA-ASR', row.qraAsr);
   }
   return rows;
+}
+
+/**
+ * results.csv: one row per method, attack and metric, with the mean, the sample std, and each seed's value
+ * in its own column (in %), so the spread behind every mean in the tables can be recomputed.
+ */
+export function resultsCsv(r: StudyResults): string {
+  const seeds = r.study.seeds;
+  const lines = [['method', 'attack', 'metric', 'mean', 'std', 'n', ...seeds.map((s) => `seed_${s}`)].join(',')];
+  const num = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '' : (100 * x).toFixed(4));
+  for (const row of r.rows) {
+    const metrics: [string, Stat | null][] = [['C-Acc', row.cleanAccuracy], ['O-ASR', row.oAsr], ['P-C-Acc', row.pCleanAccuracy],
+      ['P-ASR', row.pAsr], ['QRA-ASR', row.qraAsr]];
+    for (const [metric, st] of metrics) {
+      if (!st) continue;
+      // A Stat holds one value per seed that produced one, in seed order.
+      const perSeed = st.values.length === seeds.length ? st.values : seeds.map(() => NaN);
+      lines.push([JSON.stringify(row.method), label(row.attack), metric, num(st.mean), num(st.std), String(st.n), ...perSeed.map(num)].join(','));
+    }
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 export function studyFigures(r: StudyResults): NamedFigure[] {
@@ -158,7 +179,7 @@ export async function writeReport(study: StudyConfig, cells: Cell[], summaries: 
     'QRA-ASR: ASR of that model on triggered inputs + δ (%).';
   if (table) {
     put('results.md', `# Results\n\n${caption}\n\n${toMarkdown(table)}\n`);
-    put('results.csv', toCsv(table));
+    put('results.csv', resultsCsv(r));
     put('results.html', standalonePage('Results', tableHtml(table, { caption }), { includePlotly: false }));
   }
 

@@ -10,9 +10,10 @@
  *  - Layers: the output of every Conv2d inside the residual blocks of PreAct-ResNet-18 (16 layers: the stem
  *    conv and the 1×1 shortcuts excluded), i.e. the raw convolution output, before the next batch norm.
  *    Here: the same rule for preact-resnet (each block's conv1 and conv2, before the residual sum); for the
- *    cnn, which has no stem/block distinction, every stage's convolution (3 layers), before its batch norm.
- *    Departure: the cnn's first convolution is kept; excluding it, as the reference excludes its stem, would
- *    leave two layers, and it is the layer that sees the trigger pixels first.
+ *    cnn, every stage's convolution but the first, before its batch norm (2 layers of the default 3-stage
+ *    cnn). The cnn's first convolution reads the raw image as the reference's excluded stem does, and on
+ *    this lab's models its CKA with the clean model is 0.999–1.0 (QUICK study), so it would carry no
+ *    information about the backdoor; a one-stage cnn keeps its only convolution.
  *  - Backdoor neurons: channels ranked per layer by the trigger-activated change (TAC) of the *backdoored*
  *    model (CLP's `diff`): for paired clean/triggered test images of non-target classes, the mean over pairs
  *    of ‖a_c(x̃) − a_c(x)‖₂ (L2 over the channel's spatial map), divided by the mean over all images of the
@@ -25,7 +26,8 @@
  *    backdoored and the other model's selected-channel activations on triggered non-target test images,
  *    each image a vector of (channels × positions); one CKA per layer, averaged over layers. Departure: all
  *    triggered test images (9,000 on Fashion-MNIST) instead of 500 random ones; computed in feature space
- *    (‖X_cᵀY_c‖²_F, which equals the reference's sum(centred K ∘ centred L) exactly) by streaming batches.
+ *    (‖X_cᵀY_c‖²_F, which equals the reference's sum(centred K ∘ centred L) exactly; the Gram matrices of
+ *    9,000 images would not fit).
  *  - Normalisation: the reference min–max normalises the similarities of {clean model, defenses} of one
  *    attack and plots the backdoored model at 1, so a model's BEC depends on which other defenses were run
  *    and the most similar defense is 1 by construction. Departure: BEC = (S − S_clean) / (1 − S_clean), with
@@ -36,7 +38,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { Dataset } from '../data/dataset';
 import { EVAL_BATCH } from '../metrics';
-import { avgPool2, batchNormRelu, conv } from '../models/layers';
+import { BlockParams, BlockShape, blockSupported, ConvBnReluPoolChain, outputSize } from '../engine/convBnReluPool';
+import { avgPool2, batchNormRelu, BN_EPSILON, conv } from '../models/layers';
 import { Model, ModelSpec } from '../models/spec';
 import { batchArray } from '../train/augment';
 
@@ -68,8 +71,11 @@ function preactBlocks(spec: ModelSpec): { name: string; stride: number }[] {
   return out;
 }
 
+/** Index of the first cnn stage whose convolution is a BEC layer (the first one is the stem). */
+const firstCnnLayer = (spec: ModelSpec) => (spec.widths.length > 1 ? 1 : 0);
+
 export function becLayers(spec: ModelSpec): BecLayer[] {
-  if (spec.arch === 'cnn') return spec.widths.map((w, i) => ({ name: `stage${i}/conv`, channels: w }));
+  if (spec.arch === 'cnn') return spec.widths.map((w, i) => ({ name: `stage${i}/conv`, channels: w })).slice(firstCnnLayer(spec));
   const depth = spec.depth ?? spec.widths.map(() => 2);
   return spec.widths.flatMap((w, s) => Array.from({ length: depth[s] }, (_, b) =>
     [{ name: `stage${s}/block${b}/conv1`, channels: w }, { name: `stage${s}/block${b}/conv2`, channels: w }]).flat());
@@ -80,18 +86,75 @@ export function becLayers(spec: ModelSpec): BecLayer[] {
  * becLayers order. It mirrors models/cnn and models/preactResnet, which do not expose intermediate outputs.
  */
 export function convActivations(model: Model, x: tf.Tensor4D): tf.Tensor4D[] {
+  return model.spec.arch === 'cnn' ? cnnTaps(model, x, 0) : preactTaps(model, x);
+}
+
+/** The cnn's BEC taps from stage `first` on, given that stage's input (for first > 0: the previous stage's pooled output). */
+function cnnTaps(model: Model, x: tf.Tensor4D, first: number): tf.Tensor4D[] {
   const { params, state, spec } = model;
   const eval_ = { training: false };
   const taps: tf.Tensor4D[] = [];
-  if (spec.arch === 'cnn') {
-    let h = x;
-    spec.widths.forEach((_, i) => {
-      const c = conv(params, `stage${i}/conv`, h);
-      taps.push(c);
-      if (i < spec.widths.length - 1) h = avgPool2(batchNormRelu(params, state, `stage${i}/bn`, c, eval_), eval_);
-    });
-    return taps;
+  let h = x;
+  for (let i = first; i < spec.widths.length; i++) {
+    const c = conv(params, `stage${i}/conv`, h);
+    if (i >= firstCnnLayer(spec)) taps.push(c);
+    if (i < spec.widths.length - 1) h = avgPool2(batchNormRelu(params, state, `stage${i}/bn`, c, eval_), eval_);
   }
+  return taps;
+}
+
+const stemChains = new Map<string, ConvBnReluPoolChain>();
+
+/**
+ * The cnn's stage 0 — conv–BN–ReLU–pool, not a BEC layer — in the fused inference kernel (engine/convBnReluPool)
+ * where it runs (wasm with SIMD): on wasm that stage costs more in TF.js than the two after it. Null elsewhere.
+ */
+function fusedStem(model: Model): ((images: Float32Array, n: number) => tf.Tensor4D) | null {
+  const { spec, params, state } = model;
+  if (spec.arch !== 'cnn' || firstCnnLayer(spec) === 0 || tf.getBackend() !== 'wasm' || !ConvBnReluPoolChain.available()) return null;
+  const [height, width, channelsIn] = spec.inputShape;
+  const block: BlockShape = { height, width, channelsIn, channelsOut: spec.widths[0], pool: true };
+  if (!blockSupported(block)) return null;
+  const key = JSON.stringify(block);
+  const chain = stemChains.get(key) ?? new ConvBnReluPoolChain([block]);
+  stemChains.set(key, chain);
+  const [scale, shift] = tf.tidy(() => {
+    // The eval-mode batch norm of layers.ts, folded as models/inference does.
+    const sc = tf.mul(params['stage0/bn/gamma'], tf.rsqrt(tf.add(state['stage0/bn/variance'], BN_EPSILON)));
+    return [sc, tf.sub(params['stage0/bn/beta'], tf.mul(state['stage0/bn/mean'], sc))];
+  });
+  const stage: BlockParams = {
+    weights: params['stage0/conv/w'].dataSync() as Float32Array, scale: scale.dataSync() as Float32Array, shift: shift.dataSync() as Float32Array,
+  };
+  tf.dispose([scale, shift]);
+  const [h, w] = outputSize(block);
+  return (images, n) => {
+    chain.setInput(images, n);
+    return tf.tensor4d(chain.compute([stage]), [n, h, w, block.channelsOut]);
+  };
+}
+
+/**
+ * BEC taps of several models on one batch of images (NHWC floats in [0, 1]): convActivations, with the cnn's
+ * stem in the fused kernel where it runs (equal to the TF.js pass to float rounding; tested).
+ */
+export function batchActivations(models: Model[], images: Float32Array, n: number): tf.Tensor4D[][] {
+  const stems = models.map(fusedStem);
+  return tf.tidy(() => {
+    let x: tf.Tensor4D | undefined;
+    return models.map((m, k) => {
+      const stem = stems[k];
+      if (stem) return cnnTaps(m, stem(images, n), 1);
+      x ??= tf.tensor4d(images, [n, ...m.spec.inputShape]);
+      return convActivations(m, x);
+    });
+  });
+}
+
+function preactTaps(model: Model, x: tf.Tensor4D): tf.Tensor4D[] {
+  const { params, state, spec } = model;
+  const eval_ = { training: false };
+  const taps: tf.Tensor4D[] = [];
   let h = conv(params, 'stem/conv', x);
   for (const b of preactBlocks(spec)) {
     const pre = batchNormRelu(params, state, `${b.name}/bn1`, h, eval_);
@@ -110,7 +173,6 @@ function batches(n: number, size: number): Int32Array[] {
   return out;
 }
 
-const inputOf = (d: Dataset, idx: Int32Array) => tf.tensor4d(batchArray(d, idx), [idx.length, d.height, d.width, d.channels]);
 
 /**
  * Trigger-activated change per channel of each BEC layer (CLP's `diff`, as the reference ranks neurons):
@@ -127,17 +189,17 @@ export function triggerActivatedChange(model: Model, clean: Dataset, triggered: 
   const normSums = new Float64Array(layers.length);
   for (const idx of batches(clean.n, batchSize)) {
     const [diffs, norms] = tf.tidy(() => {
-      const a = convActivations(model, inputOf(clean, idx));
-      const b = convActivations(model, inputOf(triggered, idx));
+      const [a] = batchActivations([model], batchArray(clean, idx), idx.length);
+      const [b] = batchActivations([model], batchArray(triggered, idx), idx.length);
+      // Spatial sums of squares per (image, channel) through an average pool: tf.sum over [1, 2] transposes on wasm.
+      const spatialSq = (t: tf.Tensor4D) => {
+        const [n, h, w, c] = t.shape;
+        return tf.mul(tf.avgPool(tf.square(t) as tf.Tensor4D, [h, w], 1, 'valid').reshape([n, c]), h * w) as tf.Tensor2D;
+      };
+      const norms = (t: tf.Tensor4D) => tf.sum(tf.sqrt(tf.sum(spatialSq(t), 1)));
       return [
-        a.map((ai, l) => {
-          const [n, h, w, c] = ai.shape;
-          // Spatial sum of squares per (image, channel) through an average pool: tf.sum over [1, 2] transposes on wasm.
-          const sq = tf.square(tf.sub(b[l], ai)) as tf.Tensor4D;
-          const ss = tf.mul(tf.avgPool(sq, [h, w], 1, 'valid').reshape([n, c]), h * w);
-          return tf.sum(tf.sqrt(ss), 0);
-        }),
-        a.map((ai, l) => tf.add(tf.sum(tf.norm(ai.reshape([ai.shape[0], -1]), 'euclidean', 1)), tf.sum(tf.norm(b[l].reshape([b[l].shape[0], -1]), 'euclidean', 1)))),
+        a.map((ai, l) => tf.sum(tf.sqrt(spatialSq(tf.sub(b[l], ai) as tf.Tensor4D)), 0)),
+        a.map((ai, l) => tf.add(norms(ai), norms(b[l]))),
       ];
     });
     diffs.forEach((d, l) => { const v = d.dataSync(); for (let c = 0; c < v.length; c++) diffSums[l][c] += v[c]; });
@@ -156,89 +218,35 @@ export function selectNeurons(tac: ArrayLike<number>, fraction: number): number[
   return Array.from(tac, (v, i) => [v, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]).slice(0, k).map(([, i]) => i);
 }
 
+/**
+ * HSIC of two column-centred representations of the same n inputs, up to the constant that CKA cancels:
+ * ‖AᵀB‖²_F, which equals tr(K_c L_c) (the reference's sum of centred Gram matrices) and is computed in
+ * whichever of the feature and the sample space is smaller. Products use explicit transposes: on wasm a
+ * transposed operand of tf.matMul was about three times slower (measured). The sum runs in float64.
+ */
+function hsic(a: tf.Tensor2D, b: tf.Tensor2D): number {
+  const n = a.shape[0];
+  const [p, q] = tf.tidy(() => (Math.max(a.shape[1], b.shape[1]) <= n
+    ? [tf.matMul(tf.transpose(a), b), null]
+    : [tf.matMul(a, tf.transpose(a)), tf.matMul(b, tf.transpose(b))]));
+  const pv = p.dataSync();
+  const qv = q ? q.dataSync() : pv;
+  let s = 0;
+  for (let i = 0; i < pv.length; i++) s += q ? pv[i] * qv[i] : pv[i] * pv[i];
+  tf.dispose([p, ...(q ? [q] : [])]);
+  return s;
+}
+
+const centred = (x: tf.Tensor2D) => tf.tidy(() => tf.sub(x, tf.mean(x, 0, true)) as tf.Tensor2D);
+
 /** Linear CKA of two representations of the same n inputs (rows: inputs; columns: features), biased HSIC. */
 export function linearCka(x: tf.Tensor2D, y: tf.Tensor2D): number {
   if (x.shape[0] !== y.shape[0]) throw new Error(`linearCka: ${x.shape[0]} rows vs ${y.shape[0]}; both must describe the same inputs`);
-  const [xy, xx, yy] = tf.tidy(() => {
-    const xc = tf.sub(x, tf.mean(x, 0, true)) as tf.Tensor2D;
-    const yc = tf.sub(y, tf.mean(y, 0, true)) as tf.Tensor2D;
-    // ‖X_cᵀY_c‖²_F = tr(K_c L_c): whichever of the feature or the sample space is smaller.
-    const n = x.shape[0];
-    const hsic = (a: tf.Tensor2D, b: tf.Tensor2D) => (Math.max(a.shape[1], b.shape[1]) <= n
-      ? tf.sum(tf.square(tf.matMul(a, b, true, false)))
-      : tf.sum(tf.mul(tf.matMul(a, a, false, true), tf.matMul(b, b, false, true))));
-    return [hsic(xc, yc), hsic(xc, xc), hsic(yc, yc)];
-  });
-  const [vxy, vxx, vyy] = [xy, xx, yy].map((t) => t.dataSync()[0]);
-  tf.dispose([xy, xx, yy]);
-  return vxy / Math.sqrt(vxx * vyy);
-}
-
-/**
- * Streaming pieces of linear CKA between one reference representation X and others Y_j, batch by batch
- * over the same inputs: Σ X'ᵀY'_j, Σ Y'_jᵀY'_j, the column sums and n, with X' = X − s (s: the first batch's
- * column means), which keeps the centring X_cᵀY_c = X'ᵀY' − a bᵀ/n well conditioned in float32.
- * HSIC(X, X) is a scalar given from outside (computed once per reference) or accumulated when asked.
- */
-class CkaStream {
-  private n = 0;
-  private shifts: tf.Tensor2D[] = [];
-  private sums: tf.Tensor2D[] = [];
-  private products: tf.Tensor2D[] = [];
-
-  /** Products accumulated: [X'ᵀX' if withSelf] then, per other j, X'ᵀY'_j and Y'_jᵀY'_j. */
-  constructor(private readonly withSelf: boolean) {}
-
-  add(reps: tf.Tensor2D[]): void {
-    if (this.shifts.length === 0) this.shifts = reps.map((r) => tf.keep(tf.mean(r, 0, true)));
-    const next = tf.tidy(() => {
-      const s = reps.map((r, j) => tf.sub(r, this.shifts[j]));
-      const prods = [
-        ...(this.withSelf ? [tf.matMul(s[0], s[0], true, false)] : []),
-        ...s.slice(1).flatMap((y) => [tf.matMul(s[0], y, true, false), tf.matMul(y, y, true, false)]),
-      ];
-      return {
-        sums: s.map((x, j) => (this.sums[j] ? tf.add(this.sums[j], tf.sum(x, 0, true)) : tf.sum(x, 0, true)) as tf.Tensor2D),
-        products: prods.map((p, k) => (this.products[k] ? tf.add(this.products[k], p) : p) as tf.Tensor2D),
-      };
-    });
-    tf.dispose([...this.sums, ...this.products]);
-    this.sums = next.sums;
-    this.products = next.products;
-    this.n += reps[0].shape[0];
-  }
-
-  /** ‖M − a bᵀ/n‖²_F in float64. */
-  private centred(m: tf.Tensor2D, a: tf.Tensor2D, b: tf.Tensor2D): number {
-    const mv = m.dataSync();
-    const av = a.dataSync();
-    const bv = b.dataSync();
-    const cols = bv.length;
-    let s = 0;
-    for (let i = 0; i < av.length; i++) {
-      const ai = av[i] / this.n;
-      for (let j = 0; j < cols; j++) {
-        const v = mv[i * cols + j] - ai * bv[j];
-        s += v * v;
-      }
-    }
-    return s;
-  }
-
-  /** HSIC(X, X) (only with withSelf) and, per other j, { xy: HSIC(X, Y_j), yy: HSIC(Y_j, Y_j) }. Disposes everything. */
-  finish(): { xx: number | null; others: { xy: number; yy: number }[] } {
-    if (this.n === 0) throw new Error('BEC: no images');
-    const off = this.withSelf ? 1 : 0;
-    const xx = this.withSelf ? this.centred(this.products[0], this.sums[0], this.sums[0]) : null;
-    const others = this.sums.slice(1).map((b, j) => ({
-      xy: this.centred(this.products[off + 2 * j], this.sums[0], b),
-      yy: this.centred(this.products[off + 2 * j + 1], b, b),
-    }));
-    tf.dispose([...this.shifts, ...this.sums, ...this.products]);
-    this.shifts = [];
-    this.sums = [];
-    this.products = [];
-    return { xx, others };
+  const [xc, yc] = [centred(x), centred(y)];
+  try {
+    return hsic(xc, yc) / Math.sqrt(hsic(xc, xc) * hsic(yc, yc));
+  } finally {
+    tf.dispose([xc, yc]);
   }
 }
 
@@ -282,25 +290,43 @@ export function backdoorSimilarity(reference: Model, models: Model[], triggered:
     const other = becLayers(m.spec);
     if (JSON.stringify(other) !== JSON.stringify(layers)) throw new Error('BEC: every model must have the reference\'s architecture and widths');
   }
+  // The selected activations of every image are kept ([n, channels × positions] per model and layer: 32 MB per
+  // model on the full Fashion-MNIST test set) so that each HSIC is one product over all images, centred exactly.
   const sel = selectors(layers, selected);
-  const streams = layers.map(() => new CkaStream(!opts.referenceHsic));
+  const pieces: tf.Tensor2D[][][] = layers.map(() => [reference, ...models].map(() => []));
   try {
     for (const idx of batches(triggered.n, opts.batchSize ?? EVAL_BATCH)) {
       const reps = tf.tidy(() => {
-        const x = inputOf(triggered, idx);
-        const acts = [reference, ...models].map((m) => convActivations(m, x));
+        const acts = batchActivations([reference, ...models], batchArray(triggered, idx), idx.length);
         return layers.map((_, l) => acts.map((a) => selectChannels(a[l], sel[l])));
       });
-      reps.forEach((r, l) => streams[l].add(r));
-      tf.dispose(reps.flat());
+      reps.forEach((r, l) => r.forEach((t, j) => pieces[l][j].push(t)));
     }
+  } catch (e) {
+    tf.dispose(pieces.flat(2));
+    throw e;
   } finally {
     tf.dispose(sel);
   }
-  const done = streams.map((s) => s.finish());
-  const referenceHsic = opts.referenceHsic ?? done.map((d) => d.xx!);
+  const referenceHsic: number[] = [];
+  const perLayer = layers.map((_, l) => {
+    const [x, ...ys] = pieces[l].map((ps) => {
+      const all = tf.concat(ps, 0) as tf.Tensor2D;
+      tf.dispose(ps);
+      const c = centred(all);
+      all.dispose();
+      return c;
+    });
+    try {
+      const xx = opts.referenceHsic?.[l] ?? hsic(x, x);
+      referenceHsic.push(xx);
+      return ys.map((y) => hsic(x, y) / Math.sqrt(xx * hsic(y, y)));
+    } finally {
+      tf.dispose([x, ...ys]);
+    }
+  });
   const perModel = models.map((_, j) => {
-    const ls = layers.map((l, i) => ({ layer: l.name, cka: done[i].others[j].xy / Math.sqrt(referenceHsic[i] * done[i].others[j].yy) }));
+    const ls = layers.map((l, i) => ({ layer: l.name, cka: perLayer[i][j] }));
     return { layers: ls, similarity: ls.reduce((a, x) => a + x.cka, 0) / ls.length };
   });
   return { perModel, referenceHsic };

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../src/engine/backend';
 import {
-  backdoorExistence, backdoorSimilarity, becLayers, becOf, becReference, convActivations, linearCka, nonTargetIndices,
+  backdoorExistence, backdoorSimilarity, batchActivations, becLayers, becOf, becReference, convActivations, linearCka, nonTargetIndices,
   selectNeurons, triggerActivatedChange,
 } from '../../src/analysis/bec';
 import { badnets } from '../../src/attacks/badnets';
@@ -70,25 +70,34 @@ describe('backdoor neurons', () => {
     expect(selectNeurons(Array.from({ length: 64 }, (_, i) => i), 0.1)).toEqual([63, 62, 61, 60, 59, 58]);
   });
 
-  test('TAC by hand: a 3×3 patch on blank images, seen by four fixed filters', () => {
+  test('TAC by hand: a 4×4 patch on blank images, passed through stage 0, seen by four fixed stage-1 filters', () => {
     const spec = defaultSpec('cnn', [16, 16, 1], 4, { widths: [4, 4] });
+    expect(becLayers(spec).map((l) => l.name)).toEqual(['stage1/conv']); // stage 0 reads the raw image: the stem
     const model = createModel(spec, 0);
-    // Filters of stage 0: zero, 0.1 everywhere, 1 everywhere, −0.5 at the centre.
-    const w = new Float32Array(9 * 4);
-    for (let k = 0; k < 9; k++) { w[k * 4 + 1] = 0.1; w[k * 4 + 2] = 1; }
-    w[4 * 4 + 3] = -0.5;
-    model.params['stage0/conv/w'].dispose();
-    model.params['stage0/conv/w'] = tf.tensor4d(w, [3, 3, 1, 4]);
+    const set = (name: string, values: Float32Array, shape: [number, number, number, number]) => {
+      model.params[name].dispose();
+      model.params[name] = tf.tensor4d(values, shape);
+    };
+    // Stage 0 passes the image through on channel 0 (centre tap 1; batch norm at its initial identity, up to ε).
+    const w0 = new Float32Array(9 * 4);
+    w0[4 * 4] = 1;
+    set('stage0/conv/w', w0, [3, 3, 1, 4]);
+    // Stage 1, reading channel 0: zero, 0.2 everywhere, 1 everywhere, −0.5 at the centre.
+    const w1 = new Float32Array(9 * 4 * 4);
+    for (let k = 0; k < 9; k++) { w1[k * 16 + 1] = 0.2; w1[k * 16 + 2] = 1; }
+    w1[4 * 16 + 3] = -0.5;
+    set('stage1/conv/w', w1, [3, 3, 4, 4]);
     const n = 3;
     const blank: Dataset = { name: 'blank', images: new Uint8Array(n * 256), labels: new Int32Array([1, 2, 3]), n,
       height: 16, width: 16, channels: 1, numClasses: 4, flipInvariant: false };
     const patched = { ...blank, name: 'patched', images: blank.images.slice() };
-    for (let i = 0; i < n; i++) for (let r = 6; r < 9; r++) for (let c = 6; c < 9; c++) patched.images[i * 256 + r * 16 + c] = 255;
+    for (let i = 0; i < n; i++) for (let r = 6; r < 10; r++) for (let c = 6; c < 10; c++) patched.images[i * 256 + r * 16 + c] = 255;
     const tac = triggerActivatedChange(model, blank, patched, 2);
-    // ‖Δa_c‖: the patch convolved with a 3×3 box has values (1 2 3 2 1)⊗(1 2 3 2 1), norm 19; so 19, 1.9, 0.5·3 = 1.5, 0.
-    // The blank images' activations are 0, the patched ones' norm is √(19² + 1.9² + 1.5²), so the mean norm is half of it.
-    const meanNorm = Math.sqrt(19 ** 2 + 1.9 ** 2 + 1.5 ** 2) / 2;
-    expect(Array.from(tac[0])).toEqual([0, 1.9, 19, 1.5].map((x) => expect.closeTo(x / meanNorm, 4)));
+    // After 2×2 pooling the patch is a 2×2 block of ones; convolved with a 3×3 box it is (1 2 2 1)⊗(1 2 2 1), norm 10.
+    // So ‖Δa_c‖ = 0, 0.2·10, 10, 0.5·‖block‖ = 1. Blank images give 0; patched ones √(2² + 10² + 1²), so the mean
+    // norm is half of that. (Batch norm's 1/√(1 + ε) scales numerator and denominator alike.)
+    const meanNorm = Math.sqrt(2 ** 2 + 10 ** 2 + 1) / 2;
+    expect(Array.from(tac[0])).toEqual([0, 2, 10, 1].map((x) => expect.closeTo(x / meanNorm, 4)));
     expect(selectNeurons(tac[0], 0.5)).toEqual([2, 1]);
     expect(() => triggerActivatedChange(model, blank, subset(patched, [0, 1]))).toThrow(/pairs/);
     disposeModel(model);
@@ -96,7 +105,7 @@ describe('backdoor neurons', () => {
 });
 
 describe('BEC', () => {
-  const spec = defaultSpec('cnn', [16, 16, 1], 4, { widths: [8, 16] });
+  const spec = defaultSpec('cnn', [16, 16, 1], 4, { widths: [8, 16, 16] });
   let data: Dataset;
   let cleanPairs: Dataset;
   let triggered: Dataset;
@@ -109,7 +118,7 @@ describe('BEC', () => {
   });
   afterAll(() => models.forEach(disposeModel));
 
-  test('the streamed layer CKA equals linear CKA on the whole set of selected activations', () => {
+  test('the batched layer CKA equals linear CKA on the whole set of selected activations', () => {
     const selected = [[1, 5], [0, 3, 9]];
     const { perModel } = backdoorSimilarity(models[0], [models[1]], triggered, selected, { batchSize: 37 });
     const all = tf.tidy(() => {
@@ -129,8 +138,8 @@ describe('BEC', () => {
     const [bd, clean, other] = models;
     const before = tf.memory().numTensors;
     const ref = becReference(bd, clean, cleanPairs, triggered, { topFraction: 0.25, batchSize: 50 });
-    expect(ref.layers.map((l) => l.selected.length)).toEqual([2, 4]);
-    expect(ref.layers.map((l) => l.tac.length)).toEqual([8, 16]);
+    expect(ref.layers.map((l) => l.selected.length)).toEqual([4, 4]);
+    expect(ref.layers.map((l) => l.tac.length)).toEqual([16, 16]);
     const self = becOf(bd, bd, triggered, ref, { topFraction: 0.25, batchSize: 50 });
     const cleanBec = becOf(bd, clean, triggered, ref, { topFraction: 0.25, batchSize: 50 });
     const otherBec = becOf(bd, other, triggered, ref, { topFraction: 0.25, batchSize: 50 });
@@ -144,18 +153,25 @@ describe('BEC', () => {
     expect(backdoorExistence(0.8, 0.6)).toBeCloseTo(0.5, 10);
   });
 
+  test('the fused stem (wasm) gives the TF.js taps to float rounding', () => {
+    const images = Float32Array.from(triggered.images.subarray(0, 20 * 256), (v) => v / 255);
+    const gap = tf.tidy(() => {
+      const fused = batchActivations([models[0]], images, 20)[0];
+      const plain = convActivations(models[0], tf.tensor4d(images, [20, 16, 16, 1]));
+      return fused.map((f, l) => tf.max(tf.abs(tf.sub(f, plain[l]))).dataSync()[0] / tf.max(tf.abs(plain[l])).dataSync()[0]);
+    });
+    for (const g of gap) expect(g).toBeLessThan(1e-5);
+  });
+
   test('preact-resnet: the block convolutions, not the stem or the shortcuts', () => {
     const rs = defaultSpec('preact-resnet', [16, 16, 1], 4, { widths: [4, 8], depth: [1, 1] });
     expect(becLayers(rs).map((l) => l.name)).toEqual(['stage0/block0/conv1', 'stage0/block0/conv2', 'stage1/block0/conv1', 'stage1/block0/conv2']);
     const m = createModel(rs, 0);
     const acts = tf.tidy(() => convActivations(m, tf.zeros([2, 16, 16, 1]) as tf.Tensor4D).map((a) => a.shape));
     expect(acts).toEqual([[2, 16, 16, 4], [2, 16, 16, 4], [2, 8, 8, 8], [2, 8, 8, 8]]);
-    // The cnn's first tap is the plain convolution of the input.
-    const first = tf.tidy(() => {
-      const x = tf.randomUniform([2, 16, 16, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
-      return tf.max(tf.abs(tf.sub(convActivations(models[0], x)[0], tf.conv2d(x, models[0].params['stage0/conv/w'] as tf.Tensor4D, 1, 'same')))).dataSync()[0];
-    });
-    expect(first).toBe(0);
+    // The cnn's taps are its later stages' convolutions, before batch norm.
+    expect(becLayers(spec).map((l) => l.name)).toEqual(['stage1/conv', 'stage2/conv']);
+    expect(tf.tidy(() => convActivations(models[0], tf.zeros([2, 16, 16, 1]) as tf.Tensor4D).map((a) => a.shape))).toEqual([[2, 8, 8, 16], [2, 4, 4, 16]]);
     disposeModel(m);
   });
 });

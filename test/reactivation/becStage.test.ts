@@ -43,7 +43,7 @@ test('a study cell measures a purified model and the same model after the retuni
   const cell = await becCell(exp(), 'FT', true, { progress: 'silent' });
   expect(cell.kind).toBe('bec');
   expect(cell.retuned).not.toBeNull();
-  expect(cell.layers.map((l) => l.layer)).toEqual(['stage0/conv', 'stage1/conv']);
+  expect(cell.layers.map((l) => l.layer)).toEqual(['stage1/conv']);
   expect(Number.isFinite(cell.bec) && Number.isFinite(cell.retuned!.bec)).toBe(true);
   const retuned = await bec(exp(), 'FT', {}, { retuned: true });
   expect(retuned.cached).toBe(true);

@@ -137,8 +137,9 @@ export function becFigures(r: StudyResults, label: (attack: string) => string = 
     const tag = (p: BecPair) => (scope.attacks.length > 1 ? `${p.method} · ${label(p.attack)}` : p.method);
     const purified = pairs.filter((p) => p.purified);
     const series: ScatterSeries[] = [];
+    // QRA points sit at their P-ASR point's BEC: named on hover only, so that each defense is written once.
     const add = (name: string, ps: BecPair[], y: (p: BecPair) => number, symbol: string, color: string) => {
-      if (ps.length > 0) series.push({ name, x: ps.map((p) => p.bec), y: ps.map((p) => 100 * y(p)), labels: ps.map(tag), symbol, color });
+      if (ps.length > 0) series.push({ name, x: ps.map((p) => p.bec), y: ps.map((p) => 100 * y(p)), labels: ps.map(tag), symbol, color, hoverOnly: name.startsWith('QRA') });
     };
     const others = pairs.filter((p) => !p.purified);
     add('P-ASR (purified)', purified, (p) => p.pAsr, 'circle', '#e45756');
@@ -156,8 +157,7 @@ export function becFigures(r: StudyResults, label: (attack: string) => string = 
     return {
       name: `bec-vs-reactivation-${scope.name}`,
       figure: scatterPlot({
-        // The report page captions a figure with its title (as text), so the correlations go there, not in markup.
-        title: `${scope.title}: BEC vs ASR after the attack · Spearman over purified defenses: ` +
+        title: `${scope.title}: BEC against the ASR after the attack<br>Spearman over the purified defenses: ` +
           `P-ASR ${short(onP)}, QRA-ASR ${short(onQ)}`,
         xTitle: 'BEC (0 = clean model, 1 = backdoored model)', yTitle: 'ASR after the attack (%)', yRange: [-5, 105], series,
       }),

@@ -198,7 +198,8 @@ export async function writeReport(study: StudyConfig, cells: Cell[], summaries: 
     tableFiles: ['results.csv', 'results.md', 'results.html'].filter(exists),
     figures: figs.map((f) => ({
       name: f.name,
-      caption: `${(f.figure as Figure).layout.title?.text ?? f.name} (${f.name})`,
+      // A title's line breaks (Plotly markup) become separators: the page shows the caption as text.
+      caption: `${((f.figure as Figure).layout.title?.text ?? f.name).replace(/<br\s*\/?>/g, ' · ')} (${f.name})`,
       html: figureHtml(f.figure as Figure),
       files: ['png', 'svg', 'html'].map((x) => `figures/${f.name}.${x}`).filter(exists),
     })),

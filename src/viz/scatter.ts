@@ -8,8 +8,9 @@ export interface ScatterSeries {
   name: string;
   x: ArrayLike<number | null>;
   y: ArrayLike<number | null>;
-  /** Text next to each point (e.g. the method). */
+  /** Each point's label (e.g. the method): written next to it, or only on hover when `hoverOnly`. */
   labels?: string[];
+  hoverOnly?: boolean;
   /** Plotly marker symbol, e.g. 'circle', 'diamond-open'. */
   symbol?: string;
   color?: string;
@@ -37,8 +38,9 @@ export function scatterPlot(spec: ScatterSpec): Figure {
     if (s.color) marker.color = s.color;
     return {
       type: 'scatter', name: s.name, x: numbers(s.x), y: numbers(s.y), marker, showlegend: true,
-      mode: s.labels ? 'markers+text' : 'markers',
+      mode: s.labels && !s.hoverOnly ? 'markers+text' : 'markers',
       ...(s.labels ? { text: [...s.labels], textposition: 'top center', textfont: { size: 10 } } : {}),
+      ...(s.labels && s.hoverOnly ? { hoverinfo: 'x+y+text' } : {}),
     };
   });
   return {

@@ -81,7 +81,7 @@ describe('BEC in the report', () => {
     const figs = becFigures(r, (a) => a.toUpperCase());
     expect(figs.map((f) => f.name)).toEqual(['bec-vs-reactivation-badnets']);
     const f = figs[0].figure;
-    expect(f.layout.title.text).toMatch(/^BADNETS: BEC vs ASR after the attack · Spearman over purified defenses: P-ASR n\/a \(n = 1\)/);
+    expect(f.layout.title.text).toMatch(/^BADNETS: BEC against the ASR after the attack<br>Spearman over the purified defenses: P-ASR n\/a \(n = 1\)/);
     expect(f.data.map((d) => d.name)).toEqual(['P-ASR (purified)', 'P-ASR (not purified)', 'QRA-ASR (purified)', 'P-ASR of the clean / backdoored model']);
     expect(f.data[0]).toMatchObject({ x: [0.1], y: [5], text: ['EP'] });
     expect(f.data[3]).toMatchObject({ x: [0, 1], text: [CLEAN, NO_DEFENSE] });

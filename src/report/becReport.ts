@@ -89,6 +89,8 @@ export function checkBecClaim(r: StudyResults): ClaimCheck {
       return `${a} (not graded alone): Spearman(BEC, P-ASR) = ${rhoText(correlate(ps, (p) => p.pAsr))}, Spearman(BEC, QRA-ASR) = ${rhoText(correlate(ps, (p) => p.qraAsr))}`;
     }),
     `for comparison (not graded), on the same pairs: ${cmp.text}`,
+    `for comparison (not graded), on every defense, purified or not: Spearman(BEC, P-ASR) = ${rhoText(correlate(pairs, (p) => p.pAsr))}, ` +
+      `Spearman(BEC, QRA-ASR) = ${rhoText(correlate(pairs, (p) => p.qraAsr))}; ${becVsLmc(pairs).text}`,
     ...pairs.map((p) => `${p.attack} · ${p.method}: BEC ${p.bec.toFixed(2)} (after RA ${Number.isFinite(p.pBec) ? p.pBec.toFixed(2) : 'n/a'}), ` +
       `O-ASR ${pct(p.oAsr)}, P-ASR ${pct(p.pAsr)}, QRA-ASR ${pct(p.qraAsr)}, LMC t(ASR > 50%) ${tText(p.tCross)}` +
       `${p.purified ? '' : ' → not purified (not graded)'}`),

@@ -159,7 +159,8 @@ export async function writeReport(study: StudyConfig, cells: Cell[], summaries: 
 
   const checks = [...checkClaims(r), checkBecClaim(r)];
   const header = `# Claims (paper-spec §13) checked on this run\n\n${caption}\nVerdicts are computed by src/report/claims.ts from the numbers below; ` +
-    'thresholds are the spec\'s suggested (S) ones. Nothing here is copied from the paper.';
+    'thresholds are the spec\'s suggested (S) ones; claim 12, an extension beyond the spec (BEC, issue 20), by src/report/becReport.ts. ' +
+    'Nothing here is copied from the paper.';
   put('claims.md', claimsMarkdown(checks, header));
 
   await writeJsonAtomic(path.join(dir, 'config.json'), {

@@ -1,4 +1,12 @@
 /**
+ * `npm run bench`: speed and memory on this machine, measured in one run so the ratios are comparable.
+ *   1. matmul roofline (1024² GEMM) and conv-layer training (forward + both gradients) GFLOP/s;
+ *   2. per model: training and inference images/s on the active backend (28x28x1 inputs, batch 128);
+ *   3. the same training step with stock gradients on stock wasm and cpu, and the speed-up;
+ *   4. numTensors before and after an epoch, and peak RSS over one epoch of full Fashion-MNIST;
+ *   5. evaluation: the fused inference kernels vs the TF.js forward pass, and one 21-point LMC path over
+ *      the full test set (10,000 clean + 9,000 BadNets images), the issue's ≤ 60 s target;
+ *   6. one BEC evaluation on the full test set (the neuron selection and clean anchor, then one subject).
  * `npm run bench`: speed and memory on this machine, measured in one run so that the ratios are comparable
  * (a busy machine slows both sides of a ratio alike; absolute numbers are only as good as the machine's load,
  * which is printed at the start and the end).
@@ -29,6 +37,8 @@ import { Dataset } from './data/dataset';
 import { createModel, defaultSpec, disposeModel, forward } from './models/model';
 import { InferenceInput, InferenceModel } from './models/inference';
 import { DEFAULT_TS, linearPath } from './analysis/lmc';
+import { BEC_DEFAULTS, becOf, becReference, nonTargetIndices } from './analysis/bec';
+import { subset } from './data/dataset';
 import { badnets } from './attacks/badnets';
 import { backdoorTestSet } from './attacks/poison';
 import { Model, ModelSpec } from './models/spec';
@@ -313,6 +323,37 @@ async function evaluationBench(spec: ModelSpec): Promise<Record<string, unknown>
     lmc: { points: ts.length, images: test.n + backdoor.n, seconds: lmcS } };
 }
 
+/**
+ * One BEC evaluation on the full test set: the per-attack part (TAC on 9,000 clean/triggered pairs, channel
+ * selection, the clean model's anchor) and the per-subject part, timed apart, each the median of three. The
+ * models are untrained: the arithmetic does not depend on the weights.
+ */
+async function becBench(spec: ModelSpec): Promise<Record<string, unknown>> {
+  console.log('\n## BEC (backdoor existence coefficient)\n');
+  let test: Dataset;
+  try {
+    test = (await loadFashionMnist({ split: 'test' })).test;
+  } catch {
+    const { makeSyntheticDataset } = await import('./data/synthetic');
+    test = makeSyntheticDataset({ n: 10000, seed: 1, height: 28 });
+  }
+  if (quick) test = { ...test, n: 1000, images: test.images.subarray(0, 1000 * 784), labels: test.labels.subarray(0, 1000) };
+  const triggered = backdoorTestSet(test, badnets(), 0);
+  const pairs = subset(test, nonTargetIndices(test, 0));
+  const [bd, clean, subject] = [0, 1, 2].map((s) => createModel(spec, s));
+  const before = tf.memory().numTensors;
+  let ref = becReference(bd, clean, pairs, triggered);
+  const times = (fn: () => void) => Array.from({ length: quick ? 1 : 3 }, () => { const t = performance.now(); fn(); return (performance.now() - t) / 1000; });
+  const refS = median(times(() => { ref = becReference(bd, clean, pairs, triggered); }));
+  const subjectS = median(times(() => { becOf(bd, subject, triggered, ref); }));
+  const leaked = tf.memory().numTensors - before;
+  [bd, clean, subject].forEach(disposeModel);
+  console.log(`${triggered.n.toLocaleString()} triggered test images (${test.name} + BadNets), top ${100 * BEC_DEFAULTS.topFraction}% channels: ` +
+    `one subject's BEC ${subjectS.toFixed(1)} s (target < 10 s), after the per-backdoored-model part (neuron selection + clean ` +
+    `anchor, cached once per attack) ${refS.toFixed(1)} s; from nothing ${(refS + subjectS).toFixed(1)} s; tensors leaked: ${leaked}`);
+  return { images: triggered.n, referenceSeconds: refS, subjectSeconds: subjectS, leakedTensors: leaked };
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -414,6 +455,7 @@ async function main(): Promise<void> {
   // 5. Evaluation.
   console.log('\n## Evaluation: fused kernels and one LMC path\n');
   out.evaluation = await evaluationBench(defaultSpec('cnn', [28, 28, 1], 10));
+  out.bec = await becBench(defaultSpec('cnn', [28, 28, 1], 10));
 
   // 6. Fallbacks.
   const stats = nativeStats();

@@ -109,6 +109,18 @@ const commands: Record<string, CommandSpec> = {
       ...common.filter((o) => !['epochs', 'lr', 'batch-size'].includes(o.name)),
     ],
   },
+  bec: {
+    name: 'bec',
+    summary: 'backdoor existence coefficient of one model: CKA of its backdoor-neuron activations with the backdoored model\'s, 1 = backdoored, 0 = clean (cached)',
+    options: [
+      { name: 'attack', type: 'string', help: 'backdoor attack', default: 'badnets', choices: BACKDOORS },
+      { name: 'defense', type: 'string', help: 'defense whose purified model is measured, or backdoored / clean', default: 'fst' },
+      { name: 'retuned', type: 'flag', help: 'measure that model after the retuning attack (the cached retune stage)' },
+      { name: 'top-fraction', type: 'number', help: 'share of each layer\'s channels taken as backdoor neurons (by trigger-activated change)', default: 0.1 },
+      { name: 'config', type: 'string', help: 'settings of the defense whose model is measured, as JSON' },
+      ...common.filter((o) => !['epochs', 'lr', 'batch-size'].includes(o.name)),
+    ],
+  },
   detect: {
     name: 'detect',
     summary: "BTI-DBF's target detection alone (pretraining + first reversal round) on a cached model: detected vs true target (cached)",
@@ -134,6 +146,7 @@ const commands: Record<string, CommandSpec> = {
       { name: 'workers', type: 'int', help: 'worker threads (default: one per core; 0 = run in this thread)' },
       { name: 'no-qra', type: 'flag', help: 'skip QRA and its transfer matrix' },
       { name: 'no-lmc', type: 'flag', help: 'skip the LMC paths' },
+      { name: 'no-bec', type: 'flag', help: 'skip the backdoor existence coefficients' },
       { name: 'no-images', type: 'flag', help: 'write figures as HTML only (no chromium needed)' },
       { name: 'out', type: 'string', help: 'report directory (default reports/<timestamp>)' },
       { name: 'runs-dir', type: 'string', help: 'artifact cache directory', default: 'runs' },
@@ -331,6 +344,28 @@ async function runReactivation(name: 'retune' | 'lmc' | 'qra', a: ParsedArgs): P
   return 0;
 }
 
+async function runBec(a: ParsedArgs): Promise<number> {
+  const { bec } = await import('./experiment/becStage');
+  const victim = configFrom({ ...a, epochs: undefined, lr: undefined, batchSize: undefined }, a.attack as string);
+  const exp = new Experiment(victim, { progress: a.progress as ProgressMode });
+  const defenseConfig = a.config === undefined ? undefined : defenseConfigFrom({ config: a.config } as ParsedArgs);
+  const t0 = Date.now();
+  const r = await bec(exp, a.defense as string, { topFraction: a.topFraction as number },
+    { progress: a.progress as ProgressMode, defenseConfig, retuned: !!a.retuned });
+  const wall = (Date.now() - t0) / 1000;
+  if (a.json) {
+    console.log(JSON.stringify({ attack: a.attack, ...r, wallSeconds: wall }, null, 2));
+    return 0;
+  }
+  const what = `${r.subject}${r.retuned ? ' after RA' : ''}`;
+  for (const l of r.layers) console.log(`${l.layer.padEnd(22)} CKA with the backdoored model ${l.cka.toFixed(4)}`);
+  console.log(`${what} on ${a.attack}: BEC ${r.bec.toFixed(4)} (similarity ${r.similarity.toFixed(4)}; clean model ${r.cleanSimilarity.toFixed(4)} = 0, backdoored 1)`);
+  const ref = r.reference.cached ? 'cached' : `computed in ${r.reference.seconds.toFixed(1)}s`;
+  console.log(`  ${r.cached ? 'loaded from cache' : `computed in ${r.seconds.toFixed(1)}s`}; backdoor neurons and clean anchor ${ref}; ` +
+    `${wall.toFixed(1)}s in all with loading; top ${100 * r.config.topFraction}% channels; key ${r.key}`);
+  return 0;
+}
+
 async function runReproduce(a: ParsedArgs): Promise<number> {
   const { reproduce } = await import('./experiment/reproduce');
   const { defenseNames, getDefense } = await import('./defenses/registry');
@@ -365,7 +400,7 @@ async function runReproduce(a: ParsedArgs): Promise<number> {
   try {
     const study: StudyConfig = {
       dataset: a.dataset as 'fashion-mnist', dataDir: a.dataDir as string | undefined, attacks: attacks as StudyAttack[],
-      defenses, seeds, quick: !!a.quick, runsDir: a.runsDir as string, pamRhos, retune: true, lmc: !a.noLmc, qra: !a.noQra,
+      defenses, seeds, quick: !!a.quick, runsDir: a.runsDir as string, pamRhos, retune: true, lmc: !a.noLmc, qra: !a.noQra, bec: !a.noBec,
     };
     const runOpts = { workers: a.workers as number | undefined, outDir: a.out as string | undefined, backend: a.backend as string | undefined,
       engine: a.engine as string | undefined, threads: a.threads as number | undefined, signal: controller.signal, images: !a.noImages };
@@ -430,6 +465,7 @@ async function main(argv: string[]): Promise<number> {
   if (name === 'purify') return runPurify(a);
   if (name === 'detect') return runDetect(a);
   if (name === 'tune') return runTune(a);
+  if (name === 'bec') return runBec(a);
   if (name === 'retune' || name === 'lmc' || name === 'qra') return runReactivation(name, a);
   const attacks = name === 'train' ? [a.attack as string] : ['badnets', 'blended', 'none'];
   const results: RunResult[] = [];

@@ -39,7 +39,7 @@ export interface CellRecord {
  * "done" would put a stale number in the report.
  */
 export function cellRecordConfig(study: StudyConfig, cell: Cell): Record<string, unknown> {
-  const { runsDir: _r, dataDir: _d, attacks: _a, seeds: _s, pamRhos: _p, retune: _rt, lmc: _l, qra: _q, defenses, ...rest } = study;
+  const { runsDir: _r, dataDir: _d, attacks: _a, seeds: _s, pamRhos: _p, retune: _rt, lmc: _l, qra: _q, bec: _b, defenses, ...rest } = study;
   // The transfer matrix is the one cell that reads the study's defense list.
   return { cell: cell.id, study: cell.kind === 'transfer' ? { ...rest, defenses } : rest };
 }

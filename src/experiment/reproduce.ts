@@ -122,6 +122,7 @@ function describe(r: CellSummary): string {
     case 'purify': return ` · C-Acc ${pct(r.after.cleanAccuracy)} ASR ${pct(r.before.asr)} → ${pct(r.after.asr)}`;
     case 'retune': return ` · ASR ${pct(r.history[0].asr)} → ${pct(r.history[r.history.length - 1].asr)}`;
     case 'lmc': return ` · t(ASR>50%) ${r.summary.tAsrAbove50 ?? 'never'}`;
+    case 'bec': return ` · BEC ${r.bec.toFixed(3)}${r.retuned ? ` → ${r.retuned.bec.toFixed(3)} after RA` : ''}`;
     case 'qra': return ` · ASR with δ: purified ${pct(r.evaluation.asrPerturbed.purified)}, clean ${pct(r.evaluation.asrPerturbed.clean)}, backdoored ${pct(r.evaluation.asrPerturbed.backdoored)}`;
     default: return '';
   }

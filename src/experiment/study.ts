@@ -12,6 +12,7 @@ import { getDefense } from '../defenses/registry';
 import { ARCHS, PartialConfigInput, PATCH_POSITIONS } from './config';
 import { purify, Rates } from './purify';
 import { lmc, qra, qraTransferMatrix, retune } from './reactivate';
+import { becCell, BecCellSummary } from './becStage';
 import { Experiment } from './runner';
 
 export const STUDY_ATTACKS = ['badnets', 'blended', 'ssba', 'lc', 'sig', 'wanet'] as const;
@@ -49,9 +50,11 @@ export interface StudyConfig {
   lmc: boolean;
   qra: boolean;
   setting?: StudySetting;
+  /** Backdoor existence coefficient of every subject and its retuned model (issue 20); on unless false. */
+  bec?: boolean;
 }
 
-export type CellKind = 'model' | 'purify' | 'retune' | 'lmc' | 'qra' | 'transfer';
+export type CellKind = 'model' | 'purify' | 'retune' | 'lmc' | 'qra' | 'transfer' | 'bec';
 
 export interface Cell {
   id: string;
@@ -105,7 +108,7 @@ export function studyLmcTs(study: StudyConfig): number[] {
 
 const FULL_COST: Record<string, number> = {
   model: 260, FT: 40, EP: 45, FST: 40, SAM: 80, ANP: 150, BAU: 200, BTI: 170, PAM: 240,
-  retune: 30, lmc: 45, qra: 130, transfer: 60,
+  retune: 30, lmc: 45, qra: 130, transfer: 60, bec: 15,
 };
 /** Backdoored models whose attack first builds an asset: SSBA's encoder (~40 s), LC's robust model and PGD (~4 min). */
 const MODEL_COST: Record<string, number> = { ssba: 300, lc: 480 };
@@ -156,6 +159,11 @@ export function planStudy(study: StudyConfig): Cell[] {
         const qras = qraSubjects(defenses).map((s) => add('qra', attack, seed, s, [retuned[s], clean]));
         if (qras.length > 1) add('transfer', attack, seed, 'all', qras);
       }
+      if (study.bec !== false) {
+        // The backdoored subject's cell computes the attack's BEC reference (neurons, clean anchor) the others read.
+        const ref = add('bec', attack, seed, 'backdoored', [retuned.backdoored ?? backdoored, clean]);
+        for (const s of raSubjects.slice(1)) add('bec', attack, seed, s, [ref, ...(retuned[s] ? [retuned[s]] : startOf(s))]);
+      }
     }
   }
   return cells;
@@ -171,7 +179,8 @@ export interface RetuneSummary { kind: 'retune'; history: RetuningPoint[]; secon
 export interface LmcCellSummary { kind: 'lmc'; points: LmcPoint[]; summary: LmcSummary; batchNorm: string; seconds: number; cached: boolean; key: string }
 export interface QraSummary { kind: 'qra'; evaluation: QraEvaluation; queries: number; seconds: number; cached: boolean; key: string; epsilon: number }
 export interface TransferSummary { kind: 'transfer'; matrix: Record<string, Record<string, number>>; seconds: number; cached: boolean }
-export type CellSummary = ModelSummary | PurifySummary | RetuneSummary | LmcCellSummary | QraSummary | TransferSummary;
+export type { BecCellSummary };
+export type CellSummary = ModelSummary | PurifySummary | RetuneSummary | LmcCellSummary | QraSummary | TransferSummary | BecCellSummary;
 
 export interface CellOptions {
   log?: (line: string) => void;
@@ -222,6 +231,8 @@ export async function executeCell(study: StudyConfig, cell: Cell, opts: CellOpti
       const r = await qraTransferMatrix(exp(cell.attack), defenses, [...defenses, 'clean'], studyQraConfig(study), stage);
       return { kind: 'transfer', matrix: r.matrix, seconds: (Date.now() - t0) / 1000, cached: r.cached };
     }
+    case 'bec':
+      return becCell(exp(cell.attack), subject, study.retune || study.qra, subjectOpts);
     default:
       throw new Error(`unknown cell kind "${(cell as Cell).kind}"`);
   }

@@ -14,6 +14,7 @@ import { groupedBars, heatmap, linePlot } from '../viz/figures';
 import { figureHtml, standalonePage } from '../viz/html';
 import { ResultRow, tableHtml, toMarkdown, toPaperLayout } from '../viz/tables';
 import { Figure } from '../viz/types';
+import { becFigures, checkBecClaim } from './becReport';
 import { checkClaims, claimsMarkdown } from './claims';
 import { renderReportPage } from './reportPage';
 import { collectResults, NO_DEFENSE, Stat, StudyResults } from './studyResults';
@@ -57,6 +58,8 @@ export function tableRows(r: StudyResults): ResultRow[] {
     add('P-C-Acc', row.pCleanAccuracy);
     add('P-ASR', row.pAsr);
     add('QRA-ASR', row.qraAsr);
+    add('BEC', row.bec ?? null);
+    add('P-BEC', row.pBec ?? null);
   }
   return rows;
 }
@@ -145,6 +148,7 @@ export function studyFigures(r: StudyResults): NamedFigure[] {
       colorbarTitle: 'ASR (%)', annotate: true, digits: 0, zRange: [0, 100],
     }) });
   }
+  figs.push(...becFigures(r, label));
   const rhoMethods = r.methods.filter((m) => m === 'PAM' || m.startsWith('PAM@rho='));
   if (rhoMethods.length > 1) {
     const rhoOf = (m: string) => (m === 'PAM' ? 0.5 : Number(m.split('=')[1]));
@@ -176,16 +180,19 @@ export async function writeReport(study: StudyConfig, cells: Cell[], summaries: 
     : null;
   const caption = `${settingCaption(study)}; seeds ${study.seeds.join(', ')}. ` +
     'C-Acc / O-ASR: the model as the defender leaves it (for "No defense", the backdoored model); P-*: after the retuning attack; ' +
-    'QRA-ASR: ASR of that model on triggered inputs + δ (%).';
+    'QRA-ASR: ASR of that model on triggered inputs + δ (%).' +
+    (rows.some((x) => x.metric === 'BEC') ? ' BEC / P-BEC: backdoor existence coefficient of that model before / after RA, ×100 ' +
+      '(100: the backdoored model\'s backdoor features, 0: the clean model\'s).' : '');
   if (table) {
     put('results.md', `# Results\n\n${caption}\n\n${toMarkdown(table)}\n`);
     put('results.csv', resultsCsv(r));
     put('results.html', standalonePage('Results', tableHtml(table, { caption }), { includePlotly: false }));
   }
 
-  const checks = checkClaims(r);
+  const checks = [...checkClaims(r), checkBecClaim(r)];
   const header = `# Claims (paper-spec §13) checked on this run\n\n${caption}\nVerdicts are computed by src/report/claims.ts from the numbers below; ` +
-    'thresholds are the spec\'s suggested (S) ones. Nothing here is copied from the paper.';
+    'thresholds are the spec\'s suggested (S) ones; claim 12, an extension beyond the spec (BEC, issue 20), by src/report/becReport.ts. ' +
+    'Nothing here is copied from the paper.';
   put('claims.md', claimsMarkdown(checks, header));
 
   await writeJsonAtomic(path.join(dir, 'config.json'), {
@@ -224,7 +231,8 @@ export async function writeReport(study: StudyConfig, cells: Cell[], summaries: 
     tableFiles: ['results.csv', 'results.md', 'results.html'].filter(exists),
     figures: figs.map((f) => ({
       name: f.name,
-      caption: `${(f.figure as Figure).layout.title?.text ?? f.name} (${f.name})`,
+      // A title's line breaks (Plotly markup) become separators: the page shows the caption as text.
+      caption: `${((f.figure as Figure).layout.title?.text ?? f.name).replace(/<br\s*\/?>/g, ' · ')} (${f.name})`,
       html: figureHtml(f.figure as Figure),
       files: ['png', 'svg', 'html'].map((x) => `figures/${f.name}.${x}`).filter(exists),
     })),

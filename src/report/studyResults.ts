@@ -3,7 +3,7 @@
  * over seeds (mean and sample standard deviation). Everything the report's tables, figures and claims show
  * comes from here, so they cannot disagree.
  */
-import { Cell, CellSummary, LmcCellSummary, ModelSummary, PurifySummary, QraSummary, RetuneSummary, StudyConfig, TransferSummary } from '../experiment/study';
+import { BecCellSummary, Cell, CellSummary, LmcCellSummary, ModelSummary, PurifySummary, QraSummary, RetuneSummary, StudyConfig, TransferSummary } from '../experiment/study';
 
 export interface Stat {
   mean: number;
@@ -50,6 +50,9 @@ export interface MethodResult {
   seconds: Stat | null;
   /** Trigger-inversion defenses: on how many seeds the detected target was the real one. */
   detection: { correct: number; total: number; detected: number[] } | null;
+  /** Backdoor existence coefficient of this model and of it after RA (analysis/bec; 1 = backdoored, 0 = clean). */
+  bec?: Stat | null;
+  pBec?: Stat | null;
 }
 
 export interface StudyResults {
@@ -96,6 +99,7 @@ export function collectResults(study: StudyConfig, cells: Cell[], summaries: Map
       const purified = find<PurifySummary>('purify', attack, subject);
       const qra = find<QraSummary>('qra', attack, subject);
       const lmc = find<LmcCellSummary>('lmc', attack, subject);
+      const bec = find<BecCellSummary>('bec', attack, subject);
       // O-* numbers: the purify stage's evaluation; for Clean / No defense the RA's epoch 0 (same model, same test sets).
       const o = purified.length > 0
         ? purified.map((p) => p.after)
@@ -121,6 +125,8 @@ export function collectResults(study: StudyConfig, cells: Cell[], summaries: Map
         lmcDistance: stat(lmc.map((l) => l.summary.distance)),
         seconds: stat(purified.map((p) => p.seconds)),
         detection: detectionOf(purified),
+        bec: stat(bec.map((b) => b.bec)),
+        pBec: stat(bec.flatMap((b) => (b.retuned ? [b.retuned.bec] : []))),
       });
     }
     const tr = cells.filter((c) => c.kind === 'transfer' && c.attack === attack && summaries.has(c.id))

@@ -27,7 +27,7 @@ describe('cell records', () => {
   test('the key ignores paths and the fields that only choose which cells exist, but not what a cell computes', () => {
     const cell = planStudy(study()).find((c) => c.id === 'purify/badnets/s0/FST')!;
     const k = cellRecordKey(study(), cell);
-    expect(cellRecordKey(study({ runsDir: '/elsewhere', dataDir: '/mnt/data', attacks: ['badnets', 'blended'], seeds: [0, 1], lmc: false }), cell)).toBe(k);
+    expect(cellRecordKey(study({ runsDir: '/elsewhere', dataDir: '/mnt/data', attacks: ['badnets', 'blended'], seeds: [0, 1], lmc: false, bec: false }), cell)).toBe(k);
     expect(cellRecordKey(study({ quick: false }), cell)).not.toBe(k);
     expect(cellRecordKey(study({ dataset: 'mnist' }), cell)).not.toBe(k);
     // Only the transfer matrix reads the defense list.

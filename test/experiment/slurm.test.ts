@@ -7,7 +7,7 @@ import { Cell, planStudy, StudyConfig } from '../../src/experiment/study';
 
 const study = (over: Partial<StudyConfig> = {}): StudyConfig => ({
   dataset: 'synthetic', attacks: ['badnets'], defenses: ['FT', 'FST'], seeds: [0], quick: true, runsDir: 'runs',
-  pamRhos: [], retune: true, lmc: false, qra: false, ...over,
+  pamRhos: [], retune: true, lmc: false, qra: false, bec: false, ...over,
 });
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-slurm-'));

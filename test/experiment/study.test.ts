@@ -34,12 +34,25 @@ describe('planStudy', () => {
   });
 
   test('PAM ablations add a purify and a retune cell per ρ (ρ = 0.5 is PAM itself); switches drop analyses', () => {
-    const cells = planStudy(study({ defenses: ['PAM'], pamRhos: [0, 0.5, 0.9], qra: false, lmc: false }));
+    const cells = planStudy(study({ defenses: ['PAM'], pamRhos: [0, 0.5, 0.9], qra: false, lmc: false, bec: false }));
     expect(cells.map((c) => c.id)).toEqual([
       'model/none/s0/clean', 'model/badnets/s0/backdoored',
       'purify/badnets/s0/PAM', 'purify/badnets/s0/PAM@rho=0', 'purify/badnets/s0/PAM@rho=0.9',
       'retune/badnets/s0/backdoored', 'retune/badnets/s0/clean', 'retune/badnets/s0/PAM', 'retune/badnets/s0/PAM@rho=0', 'retune/badnets/s0/PAM@rho=0.9',
     ]);
+  });
+
+  test('BEC: one cell per subject; the backdoored one computes the reference the others read, each after its RA', () => {
+    const cells = planStudy(study({ qra: false, lmc: false }));
+    const bec = cells.filter((c) => c.kind === 'bec');
+    expect(bec.map((c) => c.subject)).toEqual(['backdoored', 'clean', 'FT', 'FST']);
+    const byId = new Map(cells.map((c) => [c.id, c]));
+    expect(byId.get('bec/badnets/s0/backdoored')!.deps).toEqual(['retune/badnets/s0/backdoored', 'model/none/s0/clean']);
+    expect(byId.get('bec/badnets/s0/FST')!.deps).toEqual(['bec/badnets/s0/backdoored', 'retune/badnets/s0/FST']);
+    // Without RA the cell reads the purified model itself.
+    const noRa = planStudy(study({ qra: false, lmc: false, retune: false }));
+    expect(noRa.find((c) => c.id === 'bec/badnets/s0/FST')!.deps).toEqual(['bec/badnets/s0/backdoored', 'purify/badnets/s0/FST']);
+    expect(planStudy(study({ bec: false })).some((c) => c.kind === 'bec')).toBe(false);
   });
 
   test('an unknown defense fails before any work', () => {
@@ -80,6 +93,10 @@ describe('reproduce (in this thread, synthetic QUICK study)', () => {
     expect(claims).toMatch(/## Claim 1: /);
     expect(claims).toMatch(/## Claim 2: [^\n]*\n\nRule: [^\n]*\n\nVerdict: \*\*(holds|does not hold|partly)\*\*/);
     expect(fs.existsSync(path.join(root, 'b', 'figures', 'o-asr-vs-p-asr.html'))).toBe(true);
+    // BEC: a column of the table, a figure, and its computed claim with the rule.
+    expect(table('b')).toMatch(/BEC/);
+    expect(fs.existsSync(path.join(root, 'b', 'figures', 'bec-vs-reactivation-badnets.html'))).toBe(true);
+    expect(claims).toMatch(/## Claim 12: [^\n]*reactivation\n\nRule: on the \(defense, attack\) pairs that purified[^\n]*\n\nVerdict: \*\*(holds|does not hold|partly|not measured)\*\*/);
     expect(JSON.parse(fs.readFileSync(path.join(root, 'b', 'config.json'), 'utf8')).study.defenses).toEqual(['FT', 'FST']);
   });
 });

@@ -29,6 +29,9 @@
  * - selection: non-oracle by default (above), where BackdoorBench selects on test ASR.
  * - a held-out part of the clean split (`holdoutFraction`) is kept out of mask optimisation for selection.
  * - no data augmentation while optimising masks (the experiment trains Fashion-MNIST without it).
+ * Tuning protocol: settings are chosen on the tuning models only (seed 100, BadNets and Blended, targets 1 and
+ * 7; src/experiment/tuning.ts, `superficial-safety tune`) by claim 1's rule, and reported on others (the
+ * study's seeds 0–2 at target 0, the sweep's settings); the runs and their numbers are in docs/tuning/anp.md.
  */
 import { z } from 'zod';
 import { applyTrigger } from '../attacks/trigger';

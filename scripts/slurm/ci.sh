@@ -43,11 +43,13 @@ grep -c '| computed | ' "$work/report1/cells.md" | sed 's/^/slurm test 1: cells 
 
 echo "== slurm test 2: scancel a running job, rerun"
 t=$SECONDS
-subset=(--quick --attacks badnets --defenses FT,FST --no-qra)
+subset=(--quick --attacks badnets --defenses FT,BTI --no-qra)
 mkdir -p "$work/runs2"
 for stage in data poison model evaluation; do cp -al "$work/runs1/$stage" "$work/runs2/"; done
 "${cli[@]}" reproduce --report-only "${subset[@]}" --runs-dir "$local_runs" --out "$work/ref2" --no-images >/dev/null
-target=purify/badnets/s0/FST
+# BTI: the slowest quick cell (~50 s on either engine), so the cancel lands while it runs; FST took 2 s on the
+# native engine and finished before the cancel.
+target=purify/badnets/s0/BTI
 "${cli[@]}" reproduce --executor slurm "${subset[@]}" --runs-dir "$work/runs2" --out "$work/report2a" --no-images --poll 1 --job-prefix ci2- \
   > "$work/pass1.log" 2>&1 &
 pass1=$!
@@ -58,7 +60,7 @@ for _ in $(seq 600); do
   sleep 0.5
 done
 [ -n "$job" ] || { cat "$work/pass1.log"; echo "slurm test 2: $target never started" >&2; exit 1; }
-# Long enough for the job to load its inputs and be writing its artifact; short of its end (~10 s).
+# Long enough for the job to load its inputs and be computing; far short of its end (~50 s).
 sleep 4
 scancel "$job"
 echo "slurm test 2: cancelled job $job ($target) while running"
@@ -66,11 +68,11 @@ rc=0
 wait "$pass1" || rc=$?
 cat "$work/pass1.log"
 [ "$rc" = 1 ] || { echo "slurm test 2: the first pass should fail (exit 1), got $rc" >&2; exit 1; }
-grep -q "never runnable retune/badnets/s0/FST" "$work/pass1.log" || { echo "slurm test 2: FST's RA job was not killed as never runnable" >&2; exit 1; }
+grep -q "never runnable retune/badnets/s0/BTI" "$work/pass1.log" || { echo "slurm test 2: BTI's RA job was not killed as never runnable" >&2; exit 1; }
 ls -d "$work"/runs2/purify/.tmp-* 2>/dev/null | sed 's/^/slurm test 2: left half-written by the cancelled job (never read): /' || true
 "${cli[@]}" reproduce --executor slurm "${subset[@]}" --runs-dir "$work/runs2" --out "$work/report2" --no-images --poll 1 --job-prefix ci2- \
   2>&1 | tee "$work/pass2.log"
-grep -q ", 3 submitted " "$work/pass2.log" || { echo "slurm test 2: the rerun should submit exactly the cancelled job and its two dependants" >&2; exit 1; }
+grep -q ", 4 submitted " "$work/pass2.log" || { echo "slurm test 2: the rerun should submit exactly the cancelled job and its three dependants (RA, LMC, BEC)" >&2; exit 1; }
 cmp "$work/ref2/results.md" "$work/report2/results.md"
 echo "slurm test 2: $((SECONDS - t))s wall; results.md byte-identical to the local run's for the same subset"
 echo "slurm CI: $((SECONDS - t_all))s in all"

@@ -37,13 +37,15 @@ describe('SAM perturbation', () => {
 });
 
 describe('SAM (FT-SAM)', () => {
-  // Tuned for the toy problem: its 400-image split gives few steps at the defaults (see the file header of sam.ts).
+  // Tuned for the toy problem: its 400-image split gives few steps at the defaults (see the file header of sam.ts),
+  // and the full-data default ρ 8 (chosen on the Fashion-MNIST tuning models) destroys this 16×16 model's accuracy.
   const recipe = { lr: 0.05, batchSize: 32, epochs: 20 };
+  const toySam = { ...sam.defaults, rho: 2 };
 
   test.each(['badnets', 'blended'])('on a synthetic %s model: ASR drops by >= 50 points, accuracy within 10', async (attack) => {
     const run = runs[attack];
     expect(run.evaluation.asr).toBeGreaterThan(0.8);
-    const r = await sam.purify(run.trained.model, defenseData(run), { ...sam.defaults, ...recipe, seed: 0 });
+    const r = await sam.purify(run.trained.model, defenseData(run), { ...toySam, ...recipe, seed: 0 });
     const e = evaluate(r.model, run.data.test, run.poison.backdoorTest, 0);
     expect(e.asr!).toBeLessThan(run.evaluation.asr - 0.5);
     expect(e.cleanAccuracy).toBeGreaterThan(run.evaluation.cleanAccuracy - 0.1);
@@ -58,6 +60,6 @@ describe('SAM (FT-SAM)', () => {
       disposeModel(r.model);
       return e.asr!;
     };
-    expect(await asr(sam, sam.defaults)).toBeLessThan(await asr(ft, ft.defaults) - 0.3);
+    expect(await asr(sam, toySam)).toBeLessThan(await asr(ft, ft.defaults) - 0.3);
   });
 });

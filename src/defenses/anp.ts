@@ -19,7 +19,8 @@
  *      `accRatio` (0.1), the lowest ASR. It needs triggered images (`backdoorValidation`, else the real
  *      trigger from `data.oracle` stamped on the held-out images), which a real defender does not have;
  *      BackdoorBench even uses the test set, so the paper's ANP row rests on it. Offered only to compare:
- *      `--config '{"selection":"oracle-asr"}'`, labelled "(oracle)" in its report.
+ *      `--config '{"selection":"oracle-asr"}'`, labelled "(oracle)" in its report; the study runs it beside ANP
+ *      as the registered variant ANP-oracle (anpOracle.ts), never graded as a baseline.
  *
  * Departures from the spec (BackdoorBench cifar10.yaml), and why:
  * - iterations / batch: 2000 × 256 (three forward and two backward passes each) is far beyond 4 minutes on
@@ -102,7 +103,7 @@ export interface AnpCandidate {
 const enumOf = <T extends string>(values: readonly [T, ...T[]]) =>
   z.enum(values, { errorMap: () => ({ message: `must be one of ${values.map((v) => `"${v}"`).join(', ')}` }) });
 
-const schema: z.ZodType<AnpConfig, z.ZodTypeDef, unknown> = z.object({
+export const ANP_SCHEMA: z.ZodType<AnpConfig, z.ZodTypeDef, unknown> = z.object({
   lr: positive().default(0.05),
   momentum: belowOne().default(0.9),
   eps: nonNegative().default(0.4),
@@ -130,7 +131,7 @@ const schema: z.ZodType<AnpConfig, z.ZodTypeDef, unknown> = z.object({
   zeroBeta: z.boolean({ invalid_type_error: 'must be true or false' }).default(false),
 }).strict();
 
-export const ANP_DEFAULTS: AnpConfig = schema.parse({});
+export const ANP_DEFAULTS: AnpConfig = ANP_SCHEMA.parse({});
 
 /**
  * The triggered images of the 'oracle-asr' selection: those given in the config, else the held-out clean
@@ -313,6 +314,6 @@ export const anp: ConfigurableDefense<AnpConfig> = {
   name: 'ANP',
   assumes: 'the clean split only (selection on a held-out part of it); "oracle-asr" selection also needs triggered images',
   defaults: ANP_DEFAULTS,
-  schema,
+  schema: ANP_SCHEMA,
   purify,
 };

@@ -8,6 +8,7 @@ import { fst } from './fst';
 import { ft } from './ft';
 import { sam } from './sam';
 import { anp } from './anp';
+import { anpOracle } from './anpOracle';
 import { bau } from './bau';
 import { bti } from './bti';
 import { pam } from './pam';
@@ -16,6 +17,7 @@ const DEFENSES: ConfigurableDefense[] = [
   ft,
   ep,
   anp,
+  anpOracle,
   bau,
   sam,
   fst,

@@ -107,7 +107,7 @@ export function studyLmcTs(study: StudyConfig): number[] {
 }
 
 const FULL_COST: Record<string, number> = {
-  model: 260, FT: 40, EP: 45, FST: 40, SAM: 80, ANP: 150, BAU: 200, BTI: 170, PAM: 240,
+  model: 260, FT: 40, EP: 45, FST: 40, SAM: 80, ANP: 150, 'ANP-oracle': 150, BAU: 200, BTI: 170, PAM: 240,
   retune: 30, lmc: 45, qra: 130, transfer: 60, bec: 15,
 };
 /** Backdoored models whose attack first builds an asset: SSBA's encoder (~40 s), LC's robust model and PGD (~4 min). */

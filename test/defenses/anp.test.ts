@@ -9,6 +9,9 @@ import { evaluate } from '../../src/metrics';
 import * as W from '../../src/models/weights';
 import { initEngine } from '../../src/engine/backend';
 import { ANP_DEFAULTS, AnpCandidate, AnpConfig, anp, pruningCandidates, selectCandidate } from '../../src/defenses/anp';
+import { anpOracle } from '../../src/defenses/anpOracle';
+import { parseDefenseConfig } from '../../src/defenses/config';
+import { getDefense } from '../../src/defenses/registry';
 import {
   anpIteration, batchNormLayers, disposeNoise, disposeVars, maskedParams, NeuronNoise, NeuronVars, noiseAscentStep,
   pruneNeurons, rankNeurons,
@@ -191,6 +194,17 @@ describe('ANP selection', () => {
     await expect(anp.purify(model, { clean }, { ...ANP_DEFAULTS, selection: 'oracle-asr', seed: 0 }))
       .rejects.toThrow(/"oracle-asr" needs triggered images/);
     await expect(anp.purify(model, { clean }, { ...ANP_DEFAULTS, eps: -1, seed: 0 })).rejects.toThrow(/eps must be >= 0/);
+    disposeModel(model);
+  });
+
+  test('ANP-oracle: registered beside ANP, ANP\'s settings with the ASR selection, and no other selection', async () => {
+    expect(getDefense('anp-oracle')).toBe(anpOracle);
+    expect(anpOracle.defaults).toEqual({ ...ANP_DEFAULTS, selection: 'oracle-asr' });
+    expect(parseDefenseConfig(anpOracle, { accRatio: 0.05 })).toMatchObject({ selection: 'oracle-asr', accRatio: 0.05 });
+    expect(() => parseDefenseConfig(anpOracle, { selection: 'clean-accuracy' })).toThrow(/ANP-oracle selects by ASR/);
+    const model = toyModel();
+    const clean = { name: 'c', images: new Uint8Array(4), labels: new Int32Array(4), n: 4, height: 1, width: 1, channels: 1, numClasses: 2, flipInvariant: false };
+    await expect(anpOracle.purify(model, { clean }, { ...anpOracle.defaults, seed: 0 })).rejects.toThrow(/"oracle-asr" needs triggered images/);
     disposeModel(model);
   });
 });

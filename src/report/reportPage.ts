@@ -46,7 +46,7 @@ export function evidenceTally(c: ClaimCheck): string {
   let not = 0;
   let other = 0;
   for (const e of c.evidence) {
-    const m = /→\s*(.+)$/.exec(e);
+    const m = /→\s*([^→]+)$/.exec(e); // the last arrow: lines like "O-ASR 8% → P-ASR 52% → holds" have two
     if (!m) continue;
     const v = m[1].trim();
     if (v.startsWith('holds')) holds++;

@@ -24,6 +24,10 @@ test('the one-line evidence counts graded lines', () => {
   expect(evidenceTally(claims[0])).toBe('1 of 2 graded lines hold');
   expect(evidenceTally(claims[1])).toBe('this run: fashion-mnist');
   expect(evidenceTally({ ...claims[0], evidence: ['LC · BTI: x → not purified', 'SSBA · BAU: y → not purified'] })).toBe('2 lines, none graded (expand for the evidence)');
+  // Claim 2's lines carry two arrows (O-ASR → P-ASR → verdict): the verdict is after the last one.
+  expect(evidenceTally({ ...claims[0], evidence: ['Blended · FST: O-ASR 8.3% → P-ASR 52.1% (+43.8 points) → holds',
+    'SSBA · FST: O-ASR 5.3% → P-ASR 20.9% (+15.6 points) → does not hold', 'LC · ANP: O-ASR 18.8% → not purified (not graded)'] }))
+    .toBe('1 of 2 graded lines hold, 1 not graded');
 });
 
 const maybe = chromiumAvailable() ? test : test.skip;

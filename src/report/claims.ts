@@ -103,7 +103,7 @@ export function checkClaims(r: StudyResults): ClaimCheck[] {
   });
   checks.push({
     id: 2, title: 'The retuning attack reactivates the backdoor in those defenses',
-    rule: withSeeds('on the pairs that purified (claim 1\'s rule; the others are listed as not purified): ' +
+    rule: withSeeds('on the pairs that purified (claim 1\'s thresholds on the mean over seeds; the others are listed as not purified): ' +
       REACTIVATED_RULE),
     ...perMethod(baselines, (row, v) => {
       if (!row.oAsr || !row.pAsr) return null;
@@ -134,7 +134,7 @@ export function checkClaims(r: StudyResults): ClaimCheck[] {
   });
   checks.push({
     id: 5, title: 'QRA reactivates purified models without weight changes, not the clean model',
-    rule: withSeeds('on the pairs that purified (claim 1\'s rule): QRA ASR on the purified model ≥ 50% and at least 30 points ' +
+    rule: withSeeds('on the pairs that purified (claim 1\'s thresholds on the mean over seeds): QRA ASR on the purified model ≥ 50% and at least 30 points ' +
       'above the clean model\'s ASR on the same perturbed inputs, for each baseline (and FT)'),
     ...perMethod([...baselines, ...['FT'].filter((m) => r.methods.includes(m))], (row, v) => {
       if (!row.qraAsr || !row.qraAsrClean) return null;

@@ -12,7 +12,7 @@ import { anp, ANP_SCHEMA, AnpConfig } from './anp';
 import { ConfigurableDefense } from './config';
 
 const schema: z.ZodType<AnpConfig, z.ZodTypeDef, unknown> = z.preprocess(
-  (v) => (v && typeof v === 'object' && !Array.isArray(v) ? { selection: 'oracle-asr', ...v } : v ?? { selection: 'oracle-asr' }),
+  (v) => (v && typeof v === 'object' && !Array.isArray(v) ? { selection: 'oracle-asr', ...v } : v),
   ANP_SCHEMA,
 ).refine((c) => c.selection === 'oracle-asr', { message: 'ANP-oracle selects by ASR; for another selection use ANP', path: ['selection'] });
 

@@ -5,8 +5,8 @@
  * takes the gradient there and applies it at θ with SGD — BackdoorBench's `sam.py` with adaptive=True.
  *
  * Choices: ρ 8 (chosen by the tuning rule among {2, 4, 8}: none purified a tuning model, ρ 8 left the lowest
- * O-ASR at ~8 points of C-Acc; BackdoorBench's Tiny-ImageNet value), label smoothing 0.1, SGD lr 0.01, momentum 0.9, weight decay 5e-4, cosine (BackdoorBench's
- * CIFAR-10 config). Departures: batch 128 instead of 256 (twice the steps on a 3,000-image split) and
+ * O-ASR at ~8 points of C-Acc; BackdoorBench's Tiny-ImageNet value), label smoothing 0.1, SGD lr 0.01,
+ * momentum 0.9, weight decay 5e-4, cosine (BackdoorBench's CIFAR-10 config). Departures: batch 128 instead of 256 (twice the steps on a 3,000-image split) and
  * epochs cut from 100 to fit the 4-minute budget (each step costs two passes); the clean split is the
  * project's random 5% rather than BackdoorBench's class-balanced one. Batch-norm running statistics come
  * from the unperturbed pass only.

@@ -120,7 +120,7 @@ export const ANP_SCHEMA: z.ZodType<AnpConfig, z.ZodTypeDef, unknown> = z.object(
   maxPrunedFraction: fraction().default(0.5),
   countStep: int(1).default(1),
   selection: enumOf(['clean-accuracy', 'fixed', 'oracle-asr'] as const).default('clean-accuracy'),
-  accuracyTolerance: nonNegative().default(0.02),
+  accuracyTolerance: nonNegative().default(0.05),
   fixedAt: nonNegative().default(0.2),
   accRatio: nonNegative().default(0.1),
   backdoorValidation: z.object({

@@ -74,7 +74,8 @@ export function givenTarget(c: { targetGiven: boolean }, data: DefenseData, who:
   return data.oracle.target;
 }
 
-const schema = z.object({
+/** The reversal's settings (ReversalConfig): shared by BTI, PAM and the detection stage. */
+export const reversalSchema = z.object({
   batchSize: int(2).default(128),
   generatorBatchSize: int(2).default(32),
   generatorKind: z.enum(['unet', 'blend'], { errorMap: () => ({ message: 'must be "unet" or "blend"' }) }).default('unet'),
@@ -99,6 +100,9 @@ const schema = z.object({
   scanLr: positive().default(0.1),
   scanMaskWeight: positive().default(8),
   scanMinSuccess: fraction().default(0.9),
+});
+
+const schema = reversalSchema.extend({
   rounds: int(1).default(3),
   unlearnEpochs: int(1).default(4),
   unlearnLr: positive().default(3e-4),

@@ -30,12 +30,23 @@ import { Rng } from '../rng';
 import { batchTensor, labelTensor } from '../train/augment';
 import { crossEntropy } from '../train/loss';
 import { Sgd } from '../train/sgd';
-import { bti, BtiConfig, givenTarget } from './bti';
-import { disposeReversal, frozenGenerator, mixedBatch, reverseRound, startReversal, TrainedGenerator } from './btiReversal';
+import { givenTarget, reversalSchema } from './bti';
+import {
+  disposeReversal, frozenGenerator, mixedBatch, ReversalConfig, reverseRound, startReversal, TrainedGenerator,
+} from './btiReversal';
 import { ConfigurableDefense, fraction, int, nonNegative, positive, withSeed } from './config';
 import { pathAwareStep } from './pathAware';
 
-export interface PamConfig extends BtiConfig {
+/** Only what PAM reads: the reversal's settings, its rounds and batches, and its own optimiser and ρ. */
+export interface PamConfig extends ReversalConfig {
+  /** Reversal + unlearning rounds (`nround` 3, as BTI). */
+  rounds: number;
+  /** Unlearning epochs per round (the code's 30, cut for the budget). */
+  unlearnEpochs: number;
+  /** Share of each batch replaced by G(x): int(share·B + 1) images (chosen on the tuning models, docs/tuning/pam.md). */
+  share: number;
+  /** Comparison variant only: the real target instead of the detected one (as BTI's). */
+  targetGiven: boolean;
   /** Distance of the gradient point from θ towards θ_bd (spec default 0.5). */
   rho: number;
   /** SGD of the unlearning (spec: lr 0.01, momentum 0.1). */
@@ -43,12 +54,17 @@ export interface PamConfig extends BtiConfig {
   pamMomentum: number;
 }
 
-const btiSchema = bti.schema as unknown as z.AnyZodObject;
-const schema = btiSchema.extend({
-  rho: nonNegative().default(0.5),
+/** The authors' ρ; the study's ablation and notebook 04 read it from here. */
+export const PAM_DEFAULT_RHO = 0.5;
+
+const schema = reversalSchema.extend({
+  rounds: int(1).default(3),
+  unlearnEpochs: int(1).default(5),
+  share: fraction().default(0.1),
+  targetGiven: z.boolean({ invalid_type_error: 'must be true or false' }).default(false),
+  rho: nonNegative().default(PAM_DEFAULT_RHO),
   pamLr: positive().default(0.01),
   pamMomentum: fraction().default(0.1),
-  unlearnEpochs: int(1).default(5),
 }).strict();
 
 function pamEpoch(model: Model, backdoored: ParamRecord, opt: Sgd, data: Dataset, gen: TrainedGenerator, c: PamConfig, rng: Rng): { loss: number; distance: number } {
@@ -78,8 +94,8 @@ function pamEpoch(model: Model, backdoored: ParamRecord, opt: Sgd, data: Dataset
 export const pam: ConfigurableDefense<PamConfig> = {
   name: 'PAM',
   assumes: 'the clean split (the trigger is reconstructed by BTI\'s generator)',
-  defaults: schema.parse({}) as PamConfig,
-  schema: schema as unknown as z.ZodType<PamConfig, z.ZodTypeDef, unknown>,
+  defaults: schema.parse({}),
+  schema,
   async purify(input, data, config) {
     const c = withSeed(pam, config);
     const started = Date.now();

@@ -9,6 +9,7 @@ import { QraEvaluation } from '../reactivation/qra';
 import { RetuningPoint } from '../reactivation/retuning';
 import { LmcPoint, LmcSummary } from '../analysis/lmc';
 import { getDefense } from '../defenses/registry';
+import { PAM_DEFAULT_RHO } from '../defenses/pam';
 import { ARCHS, PartialConfigInput, PATCH_POSITIONS } from './config';
 import { purify, Rates } from './purify';
 import { lmc, qra, qraTransferMatrix, retune } from './reactivate';
@@ -141,7 +142,7 @@ export function planStudy(study: StudyConfig): Cell[] {
   };
   const defenses = study.defenses.map((d) => getDefense(d).name);
   const pam = defenses.includes('PAM') || study.pamRhos.length > 0;
-  const ablations = pam ? study.pamRhos.filter((r) => r !== 0.5).map((r) => `PAM@rho=${r}`) : [];
+  const ablations = pam ? study.pamRhos.filter((r) => r !== PAM_DEFAULT_RHO).map((r) => `PAM@rho=${r}`) : [];
   for (const seed of study.seeds) {
     const clean = add('model', 'none', seed, 'clean', []);
     for (const attack of study.attacks) {

@@ -11,7 +11,8 @@ import { loadModelArtifact, saveModelArtifact } from '../models/artifact';
 import { defaultSpec } from '../models/model';
 import { ProgressMode } from '../train/progress';
 import { AttackConfig, ExperimentConfig } from './config';
-import { ArtifactStore, saveJson } from './cache';
+import { saveJson } from '../io/json';
+import { ArtifactStore } from './cache';
 import type { DataBundle } from './runner';
 
 /** Attacks whose poisoned pixels are stored in the poison artifact instead of recomputed on load. */

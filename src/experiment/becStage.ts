@@ -10,7 +10,7 @@ import { subset } from '../data/dataset';
 import { disposeModel } from '../models/model';
 import { Model } from '../models/spec';
 import { RetuningConfig } from '../reactivation/retuning';
-import { loadJson, saveJson } from './cache';
+import { loadJson, saveJson } from '../io/json';
 import { cleanExperiment, retune, StageOptions, Subject, subjectModel } from './reactivate';
 import { Experiment, RunResult } from './runner';
 

@@ -15,7 +15,7 @@ import { Rng } from '../rng';
 import { Model } from '../models/spec';
 import { buildRetuningSet, RETUNING_DEFAULTS, RetuningConfig, RetuningPoint, retuningAttack } from '../reactivation/retuning';
 import { ProgressMode } from '../train/progress';
-import { loadJson, saveJson } from './cache';
+import { loadJson, saveJson } from '../io/json';
 import { purify } from './purify';
 import { Experiment, RunResult } from './runner';
 import { disposeModel } from '../models/model';

@@ -16,14 +16,15 @@ import { loadFashionMnist } from '../data/fashionMnist';
 import { loadMnistDigits } from '../data/mnist';
 import { makeSyntheticDataset } from '../data/synthetic';
 import { makeSplits, Splits } from '../data/splits';
-import { sha256Hex } from './hash';
+import { sha256Hex } from '../io/hash';
 import { confusionMatrix, evaluate, predict } from '../metrics';
 import { loadModelArtifact, saveModelArtifact } from '../models/artifact';
 import { createModel, defaultSpec } from '../models/model';
 import { Model } from '../models/spec';
 import { ProgressMode } from '../train/progress';
 import { EpochSummary, train } from '../train/train';
-import { ArtifactStore, loadJson, saveJson } from './cache';
+import { loadJson, saveJson } from '../io/json';
+import { ArtifactStore } from './cache';
 import { ExperimentConfig, parseConfig, PartialConfigInput } from './config';
 
 export interface DataBundle {

@@ -15,8 +15,8 @@ import * as path from 'path';
 import { writeCellRuns } from '../report/cellRuns';
 import { writeReport } from '../report/studyReport';
 import { CellRecord, readCellRecord } from './cellRun';
-import { contentHash } from './hash';
-import { writeJsonAtomic } from './json';
+import { contentHash } from '../io/hash';
+import { writeJsonAtomic } from '../io/json';
 import { Cell, CellSummary, planStudy, StudyConfig } from './study';
 
 export interface ExecResult { code: number; stdout: string; stderr: string }

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Cell, CellSummary, StudyConfig } from '../experiment/study';
-import { writeJsonAtomic } from '../experiment/json';
+import { writeJsonAtomic } from '../io/json';
 import { chromiumAvailable } from '../viz/chromium';
 import { renderFigures, NamedFigure } from '../viz/export';
 import { groupedBars, heatmap, linePlot } from '../viz/figures';

@@ -34,7 +34,7 @@ export function blended(opts: BlendedOptions = {}): Trigger {
       if (opts.patternFile) {
         // Loaded lazily so the image decoder is only needed when a file is used.
         // eslint-disable-next-line @typescript-eslint/no-var-requires
-        const img = require('./imageFile') as typeof import('./imageFile');
+        const img = require('../data/imageFile') as typeof import('../data/imageFile');
         p = img.resizeBilinear(img.toChannels(img.readImageFile(opts.patternFile), c as 1 | 3), h, w).pixels;
       } else {
         p = noisePattern(h, w, c, opts.patternSeed ?? 0);

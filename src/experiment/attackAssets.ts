@@ -4,6 +4,7 @@
  * stage that consumes it is keyed by both.
  */
 import { AttackAssets } from '../attacks/registry';
+import { Dataset } from '../data/dataset';
 import { trainRobustModel } from '../attacks/lc';
 import { createSsbaCodec, trainSsbaCodec } from '../attacks/ssba';
 import { loadModel, saveModel } from '../models/io';
@@ -13,17 +14,22 @@ import { ProgressMode } from '../train/progress';
 import { AttackConfig, ExperimentConfig } from './config';
 import { saveJson } from '../io/json';
 import { ArtifactStore } from './cache';
-import type { DataBundle } from './runner';
 
 /** Attacks whose poisoned pixels are stored in the poison artifact instead of recomputed on load. */
 export const STORES_PIXELS: readonly AttackConfig['name'][] = ['lc', 'ssba'];
+
+/** The part of the data stage the assets depend on: what they train on, and its content key. */
+export interface AssetData {
+  train: Dataset;
+  key: string;
+}
 
 export interface AssetOptions {
   log: (line: string) => void;
   progress?: ProgressMode;
 }
 
-export async function attackAssets(config: ExperimentConfig, data: DataBundle, store: ArtifactStore,
+export async function attackAssets(config: ExperimentConfig, data: AssetData, store: ArtifactStore,
   opts: AssetOptions): Promise<{ value: AttackAssets; key?: string }> {
   const attack = config.attack;
   switch (attack.name) {

@@ -27,7 +27,7 @@ import { Dataset } from '../data/dataset';
 import { createModel, defaultSpec, disposeModel, forward } from '../models/model';
 import { Model } from '../models/spec';
 import { Rng } from '../rng';
-import { labelTensor } from '../train/augment';
+import { labelsTensor } from '../data/batches';
 import { crossEntropy } from '../train/loss';
 import { createProgress, ProgressMode } from '../train/progress';
 import { train } from '../train/train';
@@ -133,7 +133,7 @@ export function craftAdversarial(model: Model, chosen: Dataset, o: Omit<PgdOptio
     for (let b = 0; b < batches; b++) {
       const idx = Int32Array.from({ length: Math.min(bs, chosen.n - b * bs) }, (_, k) => b * bs + k);
       const x = toTensor(chosen, idx);
-      const y = labelTensor(chosen, idx);
+      const y = labelsTensor(chosen, idx);
       const adv = pgd(model, x, y, { ...o, training: false });
       const rounded = tf.tidy(() => tf.round(tf.mul(adv, 255)));
       const pixels = rounded.dataSync();

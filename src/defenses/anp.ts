@@ -41,7 +41,8 @@ import { accuracy, attackSuccessRate, predict } from '../metrics';
 import { disposeModel } from '../models/model';
 import { Model } from '../models/spec';
 import { Rng } from '../rng';
-import { batchTensor, labelTensor } from '../train/augment';
+import { batchTensor } from '../train/augment';
+import { labelsTensor } from '../data/batches';
 import { createProgress } from '../train/progress';
 import { Sgd } from '../train/sgd';
 import {
@@ -174,7 +175,7 @@ export function optimiseMasks(model: Model, data: Dataset, c: AnpConfig, seed: n
     for (let it = 0; it < c.iterations; it++) {
       const idx = Int32Array.from({ length: c.batchSize }, () => rng.int(data.n));
       const x = batchTensor(data, idx);
-      const y = labelTensor(data, idx);
+      const y = labelsTensor(data, idx);
       const noise = c.eps > 0 ? randomNoise(layers, c.eps, noiseRng) : undefined;
       try {
         const r = anpIteration(model, masks, opt, x, y, noise, c);

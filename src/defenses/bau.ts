@@ -42,7 +42,8 @@ import { cloneModel, disposeModel, forward } from '../models/model';
 import { Model } from '../models/spec';
 import { Rng } from '../rng';
 import { Adam } from '../train/adam';
-import { batchTensor, labelTensor } from '../train/augment';
+import { batchTensor } from '../train/augment';
+import { labelsTensor } from '../data/batches';
 import { crossEntropy } from '../train/loss';
 import { createProgress, ProgressMode } from '../train/progress';
 import { cosineLr } from '../train/sgd';
@@ -207,7 +208,7 @@ function fixedBatches(clean: Dataset, batchSize: number, rng: Rng): Batch[] {
   const batches: Batch[] = [];
   for (let start = 0; start < clean.n; start += batchSize) {
     const idx = order.subarray(start, Math.min(clean.n, start + batchSize));
-    batches.push({ x: batchTensor(clean, idx), y: labelTensor(clean, idx) });
+    batches.push({ x: batchTensor(clean, idx), y: labelsTensor(clean, idx) });
   }
   return batches;
 }

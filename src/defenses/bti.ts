@@ -40,7 +40,8 @@ import { cloneModel, disposeModel, features, head } from '../models/model';
 import { Model } from '../models/spec';
 import { Rng } from '../rng';
 import { Adam } from '../train/adam';
-import { batchTensor, labelTensor } from '../train/augment';
+import { batchTensor } from '../train/augment';
+import { labelsTensor } from '../data/batches';
 import { crossEntropy } from '../train/loss';
 import { applyBatchStats, disposeStats, lossAndGrads } from '../train/train';
 import {
@@ -152,7 +153,7 @@ function unlearnEpoch(model: Model, optimizer: Adam, data: Dataset, gen: Trained
     const idx = order.subarray(s, Math.min(data.n, s + c.batchSize));
     if (idx.length < 2) continue;
     const x = batchTensor(data, idx);
-    const y = labelTensor(data, idx);
+    const y = labelsTensor(data, idx);
     try {
       lossSum += unlearnStep(model, optimizer, x, y, gen, c.share, c.featureWeight, rng) * idx.length;
       seen += idx.length;

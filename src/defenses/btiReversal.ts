@@ -39,7 +39,8 @@ import { features, head } from '../models/model';
 import { Model } from '../models/spec';
 import { Rng } from '../rng';
 import { Adam } from '../train/adam';
-import { batchTensor, labelTensor } from '../train/augment';
+import { batchTensor } from '../train/augment';
+import { labelsTensor } from '../data/batches';
 import { crossEntropy } from '../train/loss';
 import { createGenerator, defaultGeneratorSpec, disposeGenerator, generate, Generator, GeneratorSpec } from './btiGenerator';
 import { ScanConfig, ScanResult, scanTargets } from './targetScan';
@@ -342,7 +343,7 @@ export function learnFeatureMask(model: Model, data: Dataset, feats: FeatureCach
     for (let e = 0; e < cfg.maskEpochs; e++) {
       for (const idx of batches(data.n, cfg.batchSize, rng)) {
         const f = featureRows(feats, idx);
-        const y = labelTensor(data, idx);
+        const y = labelsTensor(data, idx);
         try {
           adamStep(record, optimizer, 'feature mask', (p) => {
             const m = maskFromLogits(p.mask);

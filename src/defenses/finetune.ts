@@ -23,7 +23,8 @@ import { Model } from '../models/spec';
 import * as W from '../models/weights';
 import { Rng } from '../rng';
 import { Adam } from '../train/adam';
-import { AugmentOptions, batchTensor, labelTensor } from '../train/augment';
+import { AugmentOptions, batchTensor } from '../train/augment';
+import { labelsTensor } from '../data/batches';
 import { crossEntropy } from '../train/loss';
 import { createProgress, ProgressMode } from '../train/progress';
 import { cosineLr, Sgd } from '../train/sgd';
@@ -166,7 +167,7 @@ export async function finetune(initial: Model, data: Dataset, opts: FinetuneOpti
 function batchStep(model: Model, optimizer: Sgd | Adam, data: Dataset, idx: Int32Array, lr: number, rng: Rng,
   opts: FinetuneOptions, hooks: FinetuneHooks): { loss: number; correct: number } {
   const xClean = batchTensor(data, idx, opts.augment, rng);
-  const y = labelTensor(data, idx);
+  const y = labelsTensor(data, idx);
   const x = hooks.mapBatch ? hooks.mapBatch(xClean, y, idx, rng) : xClean;
   let correctT: tf.Scalar | undefined;
   const fwd = { training: true, batchNormGradient: opts.batchNormGradient ?? 'custom' } as const;

@@ -27,7 +27,8 @@ import { cloneModel, disposeModel, forward } from '../models/model';
 import { Model } from '../models/spec';
 import * as W from '../models/weights';
 import { Rng } from '../rng';
-import { batchTensor, labelTensor } from '../train/augment';
+import { batchTensor } from '../train/augment';
+import { labelsTensor } from '../data/batches';
 import { crossEntropy } from '../train/loss';
 import { Sgd } from '../train/sgd';
 import { givenTarget, reversalSchema } from './bti';
@@ -76,7 +77,7 @@ function pamEpoch(model: Model, backdoored: ParamRecord, opt: Sgd, data: Dataset
     const idx = order.subarray(s, Math.min(data.n, s + c.batchSize));
     if (idx.length < 2) continue;
     const x = batchTensor(data, idx);
-    const y = labelTensor(data, idx);
+    const y = labelsTensor(data, idx);
     const mixed = mixedBatch(x, gen.generate, c.share, rng);
     try {
       const r = pathAwareStep(model, backdoored, c.rho, opt,

@@ -9,7 +9,8 @@ import { BatchStats, ParamRecord, updatedRunningStats } from '../models/layers';
 import { cloneModel, disposeModel, forward } from '../models/model';
 import { Model } from '../models/spec';
 import { Rng } from '../rng';
-import { AugmentOptions, batchTensor, labelTensor } from './augment';
+import { AugmentOptions, batchTensor } from './augment';
+import { labelsTensor } from '../data/batches';
 import { crossEntropy } from './loss';
 import { createProgress, ProgressMode } from './progress';
 import { cosineLr, Sgd } from './sgd';
@@ -140,7 +141,7 @@ export async function train(initial: Model, data: Dataset, opts: TrainOptions): 
         if (idx.length < 2) continue;
         const lr = opts.schedule === 'cosine' ? cosineLr(opts.lr, step, totalSteps) : opts.lr;
         const x = batchTensor(data, idx, opts.augment, rng);
-        const y = labelTensor(data, idx);
+        const y = labelsTensor(data, idx);
         let input = x;
         try {
           if (opts.perturbBatch) input = opts.perturbBatch(model, x, y, rng);

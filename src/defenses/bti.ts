@@ -42,7 +42,7 @@ import { Rng } from '../rng';
 import { Adam } from '../train/adam';
 import { batchTensor } from '../train/augment';
 import { labelsTensor } from '../data/batches';
-import { crossEntropy } from '../train/loss';
+import { crossEntropy, mse } from '../train/loss';
 import { applyBatchStats, disposeStats, lossAndGrads } from '../train/train';
 import {
   disposeReversal, frozenGenerator, mixedBatch, ReversalConfig, reverseRound, RoundReport, startReversal, TrainedGenerator,
@@ -111,11 +111,6 @@ const schema = reversalSchema.extend({
   featureWeight: nonNegative().default(1),
   targetGiven: z.boolean({ invalid_type_error: 'must be true or false' }).default(false),
 }).strict();
-
-/** Mean squared difference, as torch.nn.MSELoss. */
-function mse(a: tf.Tensor, b: tf.Tensor): tf.Scalar {
-  return tf.mean(tf.squaredDifference(a, b));
-}
 
 /**
  * One unlearning step (in place on `model`): mix G(x) into the batch, keep the true labels, and minimise

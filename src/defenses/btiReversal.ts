@@ -41,7 +41,7 @@ import { Rng } from '../rng';
 import { Adam } from '../train/adam';
 import { batchTensor } from '../train/augment';
 import { labelsTensor } from '../data/batches';
-import { crossEntropy } from '../train/loss';
+import { crossEntropy, mse } from '../train/loss';
 import { createGenerator, defaultGeneratorSpec, disposeGenerator, generate, Generator, GeneratorSpec } from './btiGenerator';
 import { ScanConfig, ScanResult, scanTargets } from './targetScan';
 
@@ -290,11 +290,6 @@ const above = (threshold: number) => tf.customGrad(((v: tf.Tensor) => ({
   gradFunc: () => tf.zerosLike(v),
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
 })) as any) as (v: tf.Tensor) => tf.Tensor;
-
-/** Mean squared difference of two tensors, as torch.nn.MSELoss. */
-function mse(a: tf.Tensor, b: tf.Tensor): tf.Scalar {
-  return tf.mean(tf.squaredDifference(a, b));
-}
 
 /**
  * Stage 1: make G prediction- and feature-preserving (`pretrain.py`). Updates `gen.params` in place.

@@ -49,7 +49,7 @@ import {
   anpIteration, batchNormLayers, disposeNoise, disposeVars, filledVars, NeuronVars, neuronsAtOrBelow, pruneNeurons,
   randomNoise, rankNeurons, RankedNeuron,
 } from './anpMasks';
-import { belowOne, ConfigurableDefense, fraction, int, nonNegative, positive, withSeed } from './config';
+import { belowOne, ConfigurableDefense, enumOf, fraction, int, nonNegative, positive, withSeed } from './config';
 import { DefenseData, DefenseResult } from './types';
 
 export interface AnpConfig {
@@ -100,9 +100,6 @@ export interface AnpCandidate {
   /** Only with 'oracle-asr'. */
   validationAsr?: number;
 }
-
-const enumOf = <T extends string>(values: readonly [T, ...T[]]) =>
-  z.enum(values, { errorMap: () => ({ message: `must be one of ${values.map((v) => `"${v}"`).join(', ')}` }) });
 
 export const ANP_SCHEMA: z.ZodType<AnpConfig, z.ZodTypeDef, unknown> = z.object({
   lr: positive().default(0.05),

@@ -47,7 +47,7 @@ import { labelsTensor } from '../data/batches';
 import { crossEntropy } from '../train/loss';
 import { createProgress, ProgressMode } from '../train/progress';
 import { cosineLr } from '../train/sgd';
-import { ConfigurableDefense, fraction, int, nonNegative, positive, withSeed } from './config';
+import { ConfigurableDefense, enumOf, fraction, int, nonNegative, positive, withSeed } from './config';
 import { BilevelProblem, crossEntropy2, enableSecondOrderGradients, fixedPointHypergradient } from './hypergradient';
 import { DefenseData, DefenseResult } from './types';
 
@@ -98,11 +98,11 @@ const schema: z.ZodType<BauConfig, z.ZodTypeDef, unknown> = z.object({
   lr: positive().default(1e-3),
   weightDecay: nonNegative().default(0),
   amsgrad: z.boolean({ invalid_type_error: 'must be true or false' }).default(true),
-  schedule: z.enum(['constant', 'cosine'], { errorMap: () => ({ message: 'must be "constant" or "cosine"' }) }).default('constant'),
+  schedule: enumOf(['constant', 'cosine']).default('constant'),
   innerLr: positive().default(0.1),
   perturbLr: positive().default(10),
   searchPasses: int(1).default(1),
-  perturbStep: z.enum(['sgd', 'normalized'], { errorMap: () => ({ message: 'must be "sgd" or "normalized"' }) }).default('sgd'),
+  perturbStep: enumOf(['sgd', 'normalized']).default('sgd'),
   perturbRadius: nonNegative().default(0.1),
   l2Penalty: nonNegative().default(0.001),
   portion: fraction().default(0.1),

@@ -48,7 +48,7 @@ import {
   disposeReversal, frozenGenerator, mixedBatch, ReversalConfig, reverseRound, RoundReport, startReversal, TrainedGenerator,
 } from './btiReversal';
 import { DefenseData } from './types';
-import { ConfigurableDefense, fraction, int, nonNegative, positive, withSeed } from './config';
+import { ConfigurableDefense, enumOf, fraction, int, nonNegative, positive, withSeed } from './config';
 
 export interface BtiConfig extends ReversalConfig {
   /** Reversal + unlearning rounds (`nround` 3 in the authors' defense.sh). */
@@ -79,10 +79,10 @@ export function givenTarget(c: { targetGiven: boolean }, data: DefenseData, who:
 export const reversalSchema = z.object({
   batchSize: int(2).default(128),
   generatorBatchSize: int(2).default(32),
-  generatorKind: z.enum(['unet', 'blend'], { errorMap: () => ({ message: 'must be "unet" or "blend"' }) }).default('unet'),
+  generatorKind: enumOf(['unet', 'blend']).default('unet'),
   generatorFilters: int(1).default(8),
   generatorLevels: int(1).default(2),
-  generatorNorm: z.enum(['instance', 'none'], { errorMap: () => ({ message: 'must be "instance" or "none"' }) }).default('none'),
+  generatorNorm: enumOf(['instance', 'none']).default('none'),
   generatorCoords: z.boolean({ invalid_type_error: 'must be true or false' }).default(false),
   generatorLr: positive().default(3e-3),
   pretrainEpochs: int(0).default(1),
@@ -95,7 +95,7 @@ export const reversalSchema = z.object({
   benignBound: positive().default(3),
   benignWeight: nonNegative().default(0.01),
   detectNoise: nonNegative().default(0.03),
-  targetRule: z.enum(['generator', 'scan'], { errorMap: () => ({ message: 'must be "generator" or "scan"' }) }).default('scan'),
+  targetRule: enumOf(['generator', 'scan']).default('scan'),
   scanSteps: int(1).default(250),
   scanBatchSize: int(2).default(32),
   scanLr: positive().default(0.1),

@@ -367,7 +367,7 @@ async function runBec(a: ParsedArgs): Promise<number> {
 }
 
 async function runReproduce(a: ParsedArgs): Promise<number> {
-  const { reproduce } = await import('./experiment/reproduce');
+  const { reproduce } = await import('./report/reproduce');
   const { defenseNames, getDefense } = await import('./defenses/registry');
   // List options' defaults arrive as the unsplit string.
   const list = (v: unknown) => (Array.isArray(v) ? v as string[] : String(v).split(',').map((x) => x.trim()).filter(Boolean));
@@ -412,7 +412,7 @@ async function runReproduce(a: ParsedArgs): Promise<number> {
         }
       }
       const { readSweep, sweepStudies } = await import('./experiment/sweep');
-      const { reproduceSweep } = await import('./experiment/reproduce');
+      const { reproduceSweep } = await import('./report/reproduce');
       const sweep = readSweep(a.sweep as string);
       r = await reproduceSweep(sweep, sweepStudies(sweep, { runsDir: a.runsDir as string, dataDir: a.dataDir as string | undefined, quick: !!a.quick }), runOpts);
     } else {

@@ -124,7 +124,7 @@ export async function runCellCommand(cellId: string | undefined, a: ParsedArgs):
 
 /** `reproduce --executor slurm` and `reproduce --report-only`, after cli.ts has turned the flags into a study. */
 export async function runClusterReproduce(study: import('../experiment/study').StudyConfig, a: ParsedArgs, signal: AbortSignal): Promise<number> {
-  const { reportFromRecords, reproduceOnSlurm } = await import('../experiment/slurm');
+  const { reportFromRecords, reproduceOnSlurm } = await import('../report/reproduce');
   const outDir = path.resolve((a.out as string | undefined) ?? path.join('reports', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
   const images = !a.noImages;
   if (a.reportOnly) {

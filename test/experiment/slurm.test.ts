@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CellRecord, readCellRecord, writeCellRecord } from '../../src/experiment/cellRun';
-import { Exec, jobResources, reportFromRecords, sbatchArgs, studyDir, submitStudy, waitForJobs } from '../../src/experiment/slurm';
+import { Exec, jobResources, sbatchArgs, studyDir, submitStudy, waitForJobs } from '../../src/experiment/slurm';
+import { reportFromRecords } from '../../src/report/reproduce';
 import { Cell, planStudy, StudyConfig } from '../../src/experiment/study';
 
 const study = (over: Partial<StudyConfig> = {}): StudyConfig => ({

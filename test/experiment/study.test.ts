@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { initEngine } from '../../src/engine/backend';
-import { reproduce } from '../../src/experiment/reproduce';
+import { reproduce } from '../../src/report/reproduce';
 import { planStudy, StudyConfig } from '../../src/experiment/study';
 
 const study = (over: Partial<StudyConfig> = {}): StudyConfig => ({

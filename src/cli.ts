@@ -8,13 +8,21 @@ import { runTune, tuneCommand } from './cli/tune';
 import { ensureFashionMnist, provisionFashionMnist } from './data/provision';
 import { describeEngine, initEngine } from './engine/backend';
 import { nativeStats } from './engine/native';
-import { ConfigError, PATCH_POSITIONS, PartialConfigInput } from './experiment/config';
+import { PATCH_POSITIONS } from './attacks/badnets';
+import { attackNames, attackSpecs } from './attacks/registry';
+import { ConfigError, PartialConfigInput } from './experiment/config';
 import { purify } from './experiment/purify';
 import { Experiment, RunResult } from './experiment/runner';
 import { DefenseConfigError } from './defenses/config';
 import { defenseNames } from './defenses/registry';
 import { ProgressMode } from './train/progress';
-import type { StudyAttack, StudyConfig } from './experiment/study';
+import { DEFAULT_STUDY_ATTACKS, QUICK_STUDY_ATTACKS, StudyConfig } from './experiment/study';
+
+/** Attacks that backdoor a model (every registered attack; `none` is the clean model). */
+const BACKDOORS = attackNames();
+/** Attacks whose settings are a section of their own, which --attack-config fills. */
+const WITH_SECTION = attackSpecs().filter((s) => s.placement !== 'top-level').map((s) => s.name);
+const orList = (xs: string[]) => (xs.length > 1 ? `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}` : xs.join(''));
 
 const common = [
   { name: 'dataset', type: 'string', help: 'dataset', default: 'fashion-mnist', choices: ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] },
@@ -28,7 +36,7 @@ const common = [
   { name: 'patch-position', type: 'string', help: 'BadNets patch corner', default: 'bottom-right', choices: [...PATCH_POSITIONS] },
   { name: 'blend-alpha', type: 'number', help: 'Blended trigger weight', default: 0.2 },
   { name: 'blend-pattern', type: 'string', help: 'PNG/PNM image to blend (seeded noise if absent)' },
-  { name: 'attack-config', type: 'string', help: 'settings of a sig/wanet/lc/ssba attack as JSON, e.g. \'{"delta":30}\'' },
+  { name: 'attack-config', type: 'string', help: `settings of a ${WITH_SECTION.join('/')} attack as JSON, e.g. '{"delta":30}'` },
   { name: 'epochs', type: 'int', help: 'training epochs (config default if absent)' },
   { name: 'lr', type: 'number', help: 'initial learning rate (config default if absent)' },
   { name: 'batch-size', type: 'int', help: 'batch size (config default if absent)' },
@@ -42,9 +50,6 @@ const common = [
   { name: 'json', type: 'flag', help: 'print the result as JSON instead of a table row' },
   { name: 'help', type: 'flag', help: 'show this help' },
 ] satisfies CommandSpec['options'];
-
-/** Attacks that backdoor a model (every attack but `none`). */
-const BACKDOORS = ['badnets', 'blended', 'sig', 'wanet', 'lc', 'ssba'];
 
 const commands: Record<string, CommandSpec> = {
   train: {
@@ -136,7 +141,7 @@ const commands: Record<string, CommandSpec> = {
     summary: 'the whole study (models → defenses → RA, LMC, QRA) on worker threads, then a report under reports/<run>/',
     options: [
       { name: 'quick', type: 'flag', help: 'shrunk data, epochs and QRA: the whole graph in a few minutes (CI)' },
-      { name: 'attacks', type: 'list', help: 'attacks, comma-separated (default: badnets,blended,ssba,lc, the paper\'s four; with --quick: badnets,blended)' },
+      { name: 'attacks', type: 'list', help: `attacks, comma-separated, of ${BACKDOORS.join(', ')} (default: ${DEFAULT_STUDY_ATTACKS.join(',')}, the paper's four; with --quick: ${QUICK_STUDY_ATTACKS.join(',')})` },
       { name: 'defenses', type: 'list', help: 'defenses, comma-separated (default: every registered one)' },
       { name: 'seeds', type: 'list', help: 'seeds, comma-separated; more than one gives mean ± std', default: '0' },
       { name: 'pam-rhos', type: 'list', help: 'PAM ablation: extra ρ values, each purified and retuned (e.g. 0,0.3,0.7,0.9)' },
@@ -180,7 +185,7 @@ function configFrom(a: ParsedArgs, attack: string): PartialConfigInput {
     } catch (e) {
       throw new UsageError(`--attack-config must be JSON, e.g. '{"delta":30}' (${(e as Error).message})`);
     }
-    if (!['sig', 'wanet', 'lc', 'ssba'].includes(attack)) throw new UsageError(`--attack-config applies to sig, wanet, lc and ssba, not ${attack}`);
+    if (!WITH_SECTION.includes(attack)) throw new UsageError(`--attack-config applies to ${orList(WITH_SECTION)}, not ${attack}`);
   }
   return {
     dataset: a.dataset as 'fashion-mnist',
@@ -376,10 +381,9 @@ async function runReproduce(a: ParsedArgs): Promise<number> {
     if (!Number.isFinite(n)) throw new UsageError(`reproduce: --${what} must be numbers (got "${x}")`);
     return n;
   });
-  const attacks = a.attacks === undefined ? (a.quick ? ['badnets', 'blended'] : ['badnets', 'blended', 'ssba', 'lc']) : list(a.attacks);
-  const { STUDY_ATTACKS } = await import('./experiment/study');
+  const attacks = a.attacks === undefined ? (a.quick ? QUICK_STUDY_ATTACKS : DEFAULT_STUDY_ATTACKS) : list(a.attacks);
   for (const x of attacks) {
-    if (!(STUDY_ATTACKS as readonly string[]).includes(x)) throw new UsageError(`reproduce: unknown attack "${x}" (attacks: ${STUDY_ATTACKS.join(', ')})`);
+    if (!BACKDOORS.includes(x)) throw new UsageError(`reproduce: unknown attack "${x}" (attacks: ${BACKDOORS.join(', ')})`);
   }
   const defenses = a.defenses === undefined ? defenseNames() : list(a.defenses).map((d) => {
     try { return getDefense(d).name; } catch (e) { throw new UsageError(`reproduce: ${(e as Error).message}`); }
@@ -399,7 +403,7 @@ async function runReproduce(a: ParsedArgs): Promise<number> {
   process.on('SIGINT', onSigint);
   try {
     const study: StudyConfig = {
-      dataset: a.dataset as 'fashion-mnist', dataDir: a.dataDir as string | undefined, attacks: attacks as StudyAttack[],
+      dataset: a.dataset as 'fashion-mnist', dataDir: a.dataDir as string | undefined, attacks,
       defenses, seeds, quick: !!a.quick, runsDir: a.runsDir as string, pamRhos, retune: true, lmc: !a.noLmc, qra: !a.noQra, bec: !a.noBec,
     };
     const runOpts = { workers: a.workers as number | undefined, outDir: a.out as string | undefined, backend: a.backend as string | undefined,

@@ -3,7 +3,7 @@
  * in each image as a small, image-dependent residual; the poisoned images are the encoded ones, relabelled
  * to the target (dirty label, indices as for BadNets), and the test trigger is the same encoder applied to
  * test images. BackdoorBench swaps in pre-generated StegaStamp outputs (spec §3.4); here the encoder–decoder
- * is trained by this project (seeded, a cached stage: src/experiment/attackAssets.ts).
+ * is trained by this project (seeded, a cached stage: ssbaAttack.assets below).
  *
  * How it differs from StegaStamp (Tancik et al. 2020), whose encoder SSBA uses:
  * - size: a 3-layer conv encoder (16 channels) and a 2-layer strided conv decoder on 28×28×1, instead of a
@@ -19,12 +19,17 @@
  * the same secret in every poisoned image.
  */
 import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { int, positive, seed } from '../configFields';
 import { Dataset } from '../data/dataset';
 import { toTensor } from '../data/batches';
+import { saveJson } from '../io/json';
 import { heNormal, ParamRecord } from '../models/layers';
+import { loadModel, saveModel } from '../models/io';
 import { Rng } from '../rng';
 import { Adam } from '../train/adam';
 import { createProgress, ProgressMode } from '../train/progress';
+import { AttackSpec } from './spec';
 import { Trigger } from './trigger';
 
 export interface SsbaCodecSpec {
@@ -198,3 +203,57 @@ export function ssbaBitAccuracy(codec: SsbaCodec, d: Dataset, secretSeed: number
   for (let i = 0; i < bits.length; i++) if ((bits[i] > 0 ? 1 : 0) === secret[i % secret.length]) ok++;
   return ok / bits.length;
 }
+
+/** The encoder–decoder that hides a fixed bit string (a cached stage of its own), and the secret it hides. */
+const settings = z
+  .object({
+    bits: int(1, 64).default(16),
+    /** L∞ bound of the encoder's residual on [0, 1] pixels. */
+    amplitude: z.number().gt(0, 'must be in (0, 1]').max(1, 'must be in (0, 1]').default(0.1),
+    /** Seed of the fixed secret that every poisoned image carries. */
+    secretSeed: seed().default(0),
+    /** Encoder–decoder training steps and batch size. */
+    steps: int(1).default(600),
+    batchSize: int(2).default(32),
+    lr: positive().default(2e-3),
+    /** Weight of the residual's mean square in the encoder's loss. */
+    residualWeight: z.number().min(0, 'must be >= 0').default(4),
+  })
+  .strict();
+
+export const ssbaAttack: AttackSpec<z.output<typeof settings>, SsbaCodec> = {
+  name: 'ssba',
+  label: 'SSBA',
+  settings,
+  cleanLabel: false,
+  storesPixels: true,
+  modelCost: 300,
+  trigger: (c, _attack, codec) => ssbaTrigger(codec, c.secretSeed),
+  async assets(c, ctx) {
+    const { train } = ctx;
+    // The secret is chosen at encoding time: one trained codec serves every secret, so it is not in the key.
+    const { secretSeed: _secret, ...training } = c;
+    void _secret;
+    const codecSpec = { height: train.height, width: train.width, channels: train.channels, bits: c.bits, amplitude: c.amplitude };
+    return ctx.store.getOrCompute('ssba-encoder', { codec: training, seed: ctx.seed }, [ctx.dataKey], {
+      log: ctx.log,
+      compute: async (dir) => {
+        const out = trainSsbaCodec(train, { ...training, seed: ctx.seed, progress: ctx.progress });
+        await saveModel(dir, out.codec.params, { ssba: codecSpec });
+        await saveJson(dir, 'report.json', out.report);
+        ctx.log(`SSBA encoder: bit accuracy ${(out.report.bitAccuracy * 100).toFixed(1)}%, mean |residual| ${(out.report.meanAbsResidual * 255).toFixed(1)}/255, ${out.report.seconds.toFixed(0)}s`);
+        return out.codec;
+      },
+      load: async (dir) => {
+        const template = createSsbaCodec(codecSpec, 0);
+        const { tensors } = await loadModel(dir);
+        for (const [name, t] of Object.entries(template.params)) {
+          const got = tensors[name];
+          if (!got || got.shape.join() !== t.shape.join()) throw new Error(`${dir}: SSBA codec tensor ${name} missing or misshapen`);
+          t.dispose();
+        }
+        return { spec: codecSpec, params: tensors };
+      },
+    });
+  },
+};

@@ -6,10 +6,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { backdoorTestSet, PoisonedSet } from '../attacks/poison';
-import { CLEAN_LABEL_ATTACKS, poisonFromConfig, triggerFromConfig } from '../attacks/registry';
+import { armAttack } from '../attacks/registry';
 import { Trigger } from '../attacks/trigger';
 import { Dataset, imageSize, subset } from '../data/dataset';
-import { attackAssets, releaseAfterPoisoning, STORES_PIXELS } from './attackAssets';
 import { Rng } from '../rng';
 import { loadCifar10 } from '../data/cifar10';
 import { loadFashionMnist } from '../data/fashionMnist';
@@ -186,16 +185,18 @@ export class Experiment {
   async poison(data?: DataBundle): Promise<PoisonBundle> {
     const d = data ?? await this.data();
     const attack = this.config.attack;
-    // LC and SSBA need a trained network first: a cached stage of its own, whose key joins the poison key.
-    const assets = await attackAssets(this.config, d, this.store, { log: this.log, progress: this.progress });
-    const trigger = triggerFromConfig(attack.name === 'none' ? { ...attack, name: 'badnets' } : attack, assets.value);
+    // An attack that needs a trained network first (LC, SSBA) builds it as a cached stage of its own, whose
+    // key joins the poison key. A clean model is still probed with BadNets' trigger so its ASR is a baseline.
+    const armed = await armAttack(attack.name === 'none' ? { ...attack, name: 'badnets' } : attack, {
+      train: d.train, dataKey: d.key, seed: this.config.seed, store: this.store, log: this.log, progress: this.progress,
+    });
+    const trigger = armed.trigger;
     const make = (): PoisonedSet => attack.name === 'none'
       ? { dataset: d.train, poisonedIndices: new Int32Array(0) }
-      : poisonFromConfig(d.train, attack, this.config.seed, assets.value);
-    // Attacks whose pixels come out of an optimisation (LC's PGD) are stored rather than recomputed on load.
-    const stored = STORES_PIXELS.includes(attack.name);
+      : armed.poison(d.train);
+    const stored = armed.storesPixels;
     const size = imageSize(d.train);
-    const r = await this.store.getOrCompute('poison', { attack, seed: this.config.seed }, assets.key ? [d.key, assets.key] : [d.key], {
+    const r = await this.store.getOrCompute('poison', { attack, seed: this.config.seed }, armed.assetKey ? [d.key, armed.assetKey] : [d.key], {
       log: this.log,
       compute: async (dir) => {
         const p = make();
@@ -208,7 +209,7 @@ export class Experiment {
         }
         await saveJson(dir, 'poison.json', {
           trigger: trigger.name, count: p.poisonedIndices.length, cross: p.crossIndices?.length ?? 0,
-          cleanLabel: CLEAN_LABEL_ATTACKS.includes(attack.name), imagesSha256: sha256Hex(p.dataset.images),
+          cleanLabel: armed.cleanLabel, imagesSha256: sha256Hex(p.dataset.images),
         });
         return p;
       },
@@ -217,15 +218,14 @@ export class Experiment {
         const storedIdx = readIndices(path.join(dir, 'poisoned.i32'));
         // Other pixels are recomputed deterministically from the seed; the stored digest proves they match.
         const p = stored ? fromStoredPixels(d.train, storedIdx, fs.readFileSync(path.join(dir, 'poisoned.u8')),
-          CLEAN_LABEL_ATTACKS.includes(attack.name) ? undefined : attack.target) : make();
+          armed.cleanLabel ? undefined : attack.target) : make();
         if (meta.imagesSha256 !== sha256Hex(p.dataset.images) || storedIdx.length !== p.poisonedIndices.length) {
           throw new Error(`poison artifact ${dir} does not match the recomputed poisoned set (code changed?)`);
         }
         return p;
       },
     });
-    releaseAfterPoisoning(assets.value);
-    // A clean model is still probed with the default trigger so its ASR is a meaningful baseline.
+    armed.release();
     const backdoorTest = backdoorTestSet(d.test, trigger, attack.target);
     return {
       train: r.value.dataset, poisonedIndices: r.value.poisonedIndices, crossIndices: r.value.crossIndices,

@@ -12,6 +12,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { getAttack } from '../attacks/registry';
 import { CellRecord, readCellRecord } from './cellRun';
 import { contentHash } from '../io/hash';
 import { writeJsonAtomic } from '../io/json';
@@ -77,7 +78,8 @@ export function jobResources(study: StudyConfig, cell: Cell, opts: Pick<SlurmOpt
   }
   // The floor absorbs a slow or shared node; a cell far beyond its estimate is a bug worth seeing as a timeout.
   const minutes = Math.max(10, Math.ceil((cell.cost * factor + 300) / 60));
-  const heavy = cell.kind === 'transfer' || (cell.kind === 'model' && (cell.attack === 'lc' || cell.attack === 'ssba'));
+  // A model cell whose attack trains an asset first holds that network besides the model.
+  const heavy = cell.kind === 'transfer' || (cell.kind === 'model' && cell.attack !== 'none' && getAttack(cell.attack).assets !== undefined);
   const estimate = study.quick ? 1024 : heavy ? 3072 : 2048;
   return { minutes, cpus: 1, memMb: opts.memMb ?? Math.max(1024, estimate) };
 }

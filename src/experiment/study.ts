@@ -10,14 +10,18 @@ import { RetuningPoint } from '../reactivation/retuning';
 import { LmcPoint, LmcSummary } from '../analysis/lmc';
 import { getDefense } from '../defenses/registry';
 import { PAM_DEFAULT_RHO } from '../defenses/pam';
-import { ARCHS, PartialConfigInput, PATCH_POSITIONS } from './config';
+import { getAttack } from '../attacks/registry';
+import { PATCH_POSITIONS } from '../attacks/badnets';
+import { ARCHS, PartialConfigInput } from './config';
 import { purify, Rates } from './purify';
 import { lmc, qra, qraTransferMatrix, retune } from './reactivate';
 import { becCell, BecCellSummary } from './becStage';
 import { Experiment } from './runner';
 
-export const STUDY_ATTACKS = ['badnets', 'blended', 'ssba', 'lc', 'sig', 'wanet'] as const;
-export type StudyAttack = (typeof STUDY_ATTACKS)[number];
+/** The paper's four attacks: a study's attacks unless it names others (any registered attack, src/attacks/registry.ts). */
+export const DEFAULT_STUDY_ATTACKS = ['badnets', 'blended', 'ssba', 'lc'];
+/** The quick study's (CI's) two: those that need no trained asset. */
+export const QUICK_STUDY_ATTACKS = ['badnets', 'blended'];
 export const STUDY_DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] as const;
 
 /**
@@ -37,7 +41,8 @@ export interface StudySetting {
 export interface StudyConfig {
   dataset: (typeof STUDY_DATASETS)[number];
   dataDir?: string;
-  attacks: StudyAttack[];
+  /** Registered attack names (src/attacks/registry.ts), in the order the tables list them. */
+  attacks: string[];
   /** Registry names, in the order the tables list them. */
   defenses: string[];
   seeds: number[];
@@ -61,7 +66,7 @@ export interface Cell {
   id: string;
   kind: CellKind;
   /** 'none' for the clean model. */
-  attack: StudyAttack | 'none';
+  attack: string;
   seed: number;
   /** 'backdoored', 'clean', a defense name, or `PAM@rho=0.3` for an ablation run. */
   subject: string;
@@ -71,7 +76,7 @@ export interface Cell {
 }
 
 /** The experiment config of one attack and seed (attack 'none': the clean model on the same data). */
-export function experimentConfig(study: StudyConfig, attack: StudyAttack | 'none', seed: number): PartialConfigInput {
+export function experimentConfig(study: StudyConfig, attack: string, seed: number): PartialConfigInput {
   const s = study.setting;
   return {
     dataset: study.dataset,
@@ -111,15 +116,13 @@ const FULL_COST: Record<string, number> = {
   model: 260, FT: 40, EP: 45, FST: 40, SAM: 80, ANP: 150, 'ANP-oracle': 150, BAU: 200, BTI: 170, PAM: 240,
   retune: 30, lmc: 45, qra: 130, transfer: 60, bec: 15,
 };
-/** Backdoored models whose attack first builds an asset: SSBA's encoder (~40 s), LC's robust model and PGD (~4 min). */
-const MODEL_COST: Record<string, number> = { ssba: 300, lc: 480 };
 
 /** How much slower than the default `cnn` a setting's architecture trains (measured: 1,235 vs 308 images/s). */
 const ARCH_COST: Record<string, number> = { cnn: 1, 'preact-resnet': 4 };
 
 function cost(study: StudyConfig, kind: CellKind, subject: string, attack: string): number {
   const c = (kind === 'purify' ? FULL_COST[parseSubject(subject).defense] ?? 120
-    : kind === 'model' ? MODEL_COST[attack] ?? FULL_COST.model : FULL_COST[kind] ?? 60) * (ARCH_COST[study.setting?.model?.arch ?? 'cnn'] ?? 1);
+    : kind === 'model' ? (attack === 'none' ? undefined : getAttack(attack).modelCost) ?? FULL_COST.model : FULL_COST[kind] ?? 60) * (ARCH_COST[study.setting?.model?.arch ?? 'cnn'] ?? 1);
   return study.quick ? Math.max(1, c / 12) : c;
 }
 
@@ -132,10 +135,12 @@ export const cellId = (kind: CellKind, attack: string, seed: number, subject: st
 
 /** Every cell of the study, dependencies before dependants. */
 export function planStudy(study: StudyConfig): Cell[] {
-  for (const d of study.defenses) getDefense(d); // unknown names fail here, before any work
+  // Unknown names fail here, before any work.
+  for (const a of study.attacks) getAttack(a);
+  for (const d of study.defenses) getDefense(d);
   const cells: Cell[] = [];
   const prefix = study.setting ? `${study.setting.name}/` : '';
-  const add = (kind: CellKind, attack: StudyAttack | 'none', seed: number, subject: string, deps: string[]) => {
+  const add = (kind: CellKind, attack: string, seed: number, subject: string, deps: string[]) => {
     const id = prefix + cellId(kind, attack, seed, subject);
     cells.push({ id, kind, attack, seed, subject, deps, cost: cost(study, kind, subject, attack) });
     return id;
@@ -191,7 +196,7 @@ export interface CellOptions {
 export async function executeCell(study: StudyConfig, cell: Cell, opts: CellOptions = {}): Promise<CellSummary> {
   const log = opts.log ?? (() => undefined);
   const stage = { log, progress: 'silent' as const };
-  const exp = (attack: StudyAttack | 'none') => new Experiment(experimentConfig(study, attack, cell.seed), stage);
+  const exp = (attack: string) => new Experiment(experimentConfig(study, attack, cell.seed), stage);
   const t0 = Date.now();
   const { defense, overrides } = parseSubject(cell.subject);
   const subjectOpts = { ...stage, defenseConfig: overrides };

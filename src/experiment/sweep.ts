@@ -9,8 +9,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
-import { ARCHS, PATCH_POSITIONS } from './config';
-import { Cell, planStudy, STUDY_ATTACKS, STUDY_DATASETS, StudyConfig } from './study';
+import { PATCH_POSITIONS } from '../attacks/badnets';
+import { attackNames } from '../attacks/registry';
+import { ARCHS } from './config';
+import { Cell, planStudy, STUDY_DATASETS, StudyConfig } from './study';
+
+const attackName = () => z.string().refine((a) => attackNames().includes(a), (a) => ({ message: `unknown attack "${a}" (attacks: ${attackNames().join(', ')})` }));
 
 const SettingSchema = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'must be lower-case letters, digits, "." and "-" (it prefixes cell ids)'),
@@ -27,7 +31,7 @@ const SettingSchema = z.object({
     width: z.number().positive().optional(),
   }).strict().optional(),
   /** Per-setting overrides of the sweep's attacks, defenses, seeds and analyses. */
-  attacks: z.array(z.enum(STUDY_ATTACKS)).min(1).optional(),
+  attacks: z.array(attackName()).min(1).optional(),
   defenses: z.array(z.string()).min(1).optional(),
   seeds: z.array(z.number().int().min(0)).min(1).optional(),
   retune: z.boolean().optional(),
@@ -38,7 +42,7 @@ const SettingSchema = z.object({
 export const SweepSchema = z.object({
   description: z.string().optional(),
   dataset: z.enum(STUDY_DATASETS).default('fashion-mnist'),
-  attacks: z.array(z.enum(STUDY_ATTACKS)).min(1),
+  attacks: z.array(attackName()).min(1),
   defenses: z.array(z.string()).min(1),
   seeds: z.array(z.number().int().min(0)).min(1).default([0]),
   retune: z.boolean().default(true),

@@ -6,6 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { attackLabel as label } from '../attacks/registry';
 import { Cell, CellSummary, StudyConfig } from '../experiment/study';
 import { writeJsonAtomic } from '../io/json';
 import { chromiumAvailable } from '../viz/chromium';
@@ -31,8 +32,6 @@ export interface ReportOptions {
   log: (line: string) => void;
 }
 
-const ATTACK_LABEL: Record<string, string> = { badnets: 'BadNets', blended: 'Blended', ssba: 'SSBA', lc: 'LC', sig: 'SIG', wanet: 'WaNet' };
-const label = (a: string) => ATTACK_LABEL[a] ?? a;
 const pct = (s: Stat | null) => (s ? 100 * s.mean : NaN);
 const pctStd = (s: Stat | null) => (s && s.std !== null ? 100 * s.std : null);
 /** Error bars only where some value has a spread (one seed: none, rather than zero-height caps). */

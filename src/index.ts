@@ -16,6 +16,8 @@ export { parseSweep, readSweep, sweepStudies, planSweep, quickSweep, type Sweep 
 export { reproduce, reproduceSweep } from './report/reproduce';
 export { evaluate } from './metrics';
 
+export { registerAttack, getAttack, attackNames, attackLabel, attackSpecs } from './attacks/registry';
+export type { AttackSpec, AttackConfig } from './attacks/spec';
 export { getDefense, defenseNames, allDefenses } from './defenses/registry';
 export type { Defense, DefenseData, DefenseResult, DefenseReport } from './defenses/types';
 

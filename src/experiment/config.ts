@@ -41,7 +41,13 @@ export const ModelSchema = z
   .transform((m) => (m.arch === 'preact-resnet' && !m.depth ? { ...m, depth: [...DEFAULT_RESNET_DEPTH] } : m));
 
 /** What a caller may write for the attack: any of the fields every attack has, and its settings. */
-export type AttackInput = { [K in keyof Omit<AttackConfig, 'name'>]?: AttackConfig[K] } & { name?: string };
+export interface AttackInput {
+  name?: string;
+  target?: number;
+  poisonRate?: number;
+  patternSeed?: number;
+  [field: string]: unknown;
+}
 
 /** The attack section: the registered attacks (src/attacks/registry.ts) and `none`, the clean model. */
 const AttackSchema: z.ZodType<AttackConfig, z.ZodTypeDef, AttackInput> = z.lazy(attackSchema);

@@ -376,8 +376,8 @@ async function runReproduce(a: ParsedArgs): Promise<number> {
     if (!Number.isFinite(n)) throw new UsageError(`reproduce: --${what} must be numbers (got "${x}")`);
     return n;
   });
-  const attacks = a.attacks === undefined ? (a.quick ? ['badnets', 'blended'] : ['badnets', 'blended', 'ssba', 'lc']) : list(a.attacks);
-  const { STUDY_ATTACKS } = await import('./experiment/study');
+  const { STUDY_ATTACKS, studyAttacks } = await import('./experiment/study');
+  const attacks: string[] = a.attacks === undefined ? studyAttacks(!!a.quick) : list(a.attacks);
   for (const x of attacks) {
     if (!(STUDY_ATTACKS as readonly string[]).includes(x)) throw new UsageError(`reproduce: unknown attack "${x}" (attacks: ${STUDY_ATTACKS.join(', ')})`);
   }

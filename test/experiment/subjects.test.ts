@@ -1,6 +1,9 @@
 import { createHash } from 'crypto';
 import { cellRecordKey } from '../../src/experiment/cellRun';
-import { planStudy, StudyConfig } from '../../src/experiment/study';
+import { PAM_DEFAULT_RHO } from '../../src/defenses/pam';
+import {
+  BACKDOORED_SUBJECT, cellId, CLEAN_SUBJECT, defenseSubject, pamAblation, pamAblations, pamRho, planStudy, StudyConfig, subjectLabel, subjectStage,
+} from '../../src/experiment/study';
 
 // Cell ids name cached cell records (hashed into their keys) and Slurm jobs: a change in how subjects are
 // written would orphan every finished cell. These ids and keys were computed before subjects became values.
@@ -36,5 +39,32 @@ describe('study subjects keep their cell ids and record keys', () => {
     const digest = createHash('sha256')
       .update(cells.map((c) => `${c.id}|${c.deps.join(',')}|${c.cost}`).join('\n')).digest('hex');
     expect(digest).toBe('e4e961c49424b97edbdb051a78d4d97d6a2a1f806c9a9ec10dc11ea6dcf2e1bd');
+  });
+});
+
+describe('study subjects are values', () => {
+  test('an ablation round-trips: today\'s label and id, PAM with ρ overridden, ρ read from the value', () => {
+    const s = pamAblation(0.3);
+    expect(s).toEqual({ kind: 'ablation', defense: 'PAM', overrides: { rho: 0.3 } });
+    expect(subjectLabel(s)).toBe('PAM@rho=0.3');
+    expect(cellId('purify', 'blended', 1, s)).toBe('purify/blended/s1/PAM@rho=0.3');
+    expect(subjectStage(s)).toEqual({ subject: 'PAM', defenseConfig: { rho: 0.3 } });
+    expect(pamRho(s)).toBe(0.3);
+    expect(planStudy(study).find((c) => c.id === 'purify/blended/s1/PAM@rho=0.3')!.subject).toEqual(s);
+  });
+
+  test('the other kinds: labels, stage names, and PAM itself at its default ρ', () => {
+    expect([BACKDOORED_SUBJECT, CLEAN_SUBJECT, defenseSubject('FST'), defenseSubject('PAM')].map(subjectLabel))
+      .toEqual(['backdoored', 'clean', 'FST', 'PAM']);
+    expect(subjectStage(CLEAN_SUBJECT)).toEqual({ subject: 'clean', defenseConfig: {} });
+    expect(subjectStage(defenseSubject('FST'))).toEqual({ subject: 'FST', defenseConfig: {} });
+    expect(pamRho(defenseSubject('PAM'))).toBe(PAM_DEFAULT_RHO);
+    expect(pamRho(defenseSubject('FST'))).toBeUndefined();
+    expect(cellId('transfer', 'badnets', 0, null)).toBe('transfer/badnets/s0/all');
+  });
+
+  test('ρ = the default is PAM itself, not an ablation', () => {
+    expect(pamAblations({ pamRhos: [0, PAM_DEFAULT_RHO, 0.9] }, ['PAM']).map(subjectLabel)).toEqual(['PAM@rho=0', 'PAM@rho=0.9']);
+    expect(pamAblations({ pamRhos: [] }, ['PAM'])).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { becFigures, becPairs, becVsLmc, checkBecClaim } from '../../src/report/becReport';
+import { BACKDOORED_SUBJECT, CLEAN_SUBJECT, defenseSubject } from '../../src/experiment/study';
 import { CLEAN, MethodResult, NO_DEFENSE, stat, StudyResults } from '../../src/report/studyResults';
 
 const s = (x: number) => stat([x]);
@@ -16,6 +17,8 @@ function results(rows: MethodResult[]): StudyResults {
   return {
     study: { dataset: 'fashion-mnist', attacks: ['badnets'], defenses: [], seeds: [0], quick: false, runsDir: 'runs', pamRhos: [], retune: true, lmc: true, qra: true },
     attacks: ['badnets'], methods: rows.map((r) => r.method), rows, transfer: {},
+    subjects: Object.fromEntries(rows.map((r) => [r.method,
+      r.method === CLEAN ? CLEAN_SUBJECT : r.method === NO_DEFENSE ? BACKDOORED_SUBJECT : defenseSubject(r.method)])),
     get: (a, m) => rows.find((r) => r.attack === a && r.method === m),
   };
 }

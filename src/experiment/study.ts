@@ -151,12 +151,12 @@ export function pamAblations(study: Pick<StudyConfig, 'pamRhos'>, defenses: stri
 }
 
 /** QRA settings of the study: the paper's in the full run; a small generator and few epochs when quick. */
-export function studyQraConfig(study: StudyConfig): Record<string, number> {
+export function studyQraConfig(study: Pick<StudyConfig, 'quick'>): Record<string, number> {
   return study.quick ? { epochs: 3, hidden: 256, cleanCount: 200, poisonedCount: 200 } : {};
 }
 
 /** LMC grid of the study: the spec's t ∈ {0, 0.1, …, 1}; five points when quick. */
-export function studyLmcTs(study: StudyConfig): number[] {
+export function studyLmcTs(study: Pick<StudyConfig, 'quick'>): number[] {
   const n = study.quick ? 5 : 11;
   return Array.from({ length: n }, (_, i) => Math.round((i / (n - 1)) * 1e6) / 1e6);
 }
@@ -178,7 +178,7 @@ function cost(study: StudyConfig, kind: CellKind, subject: StudySubject | null, 
   return study.quick ? Math.max(1, c / 12) : c;
 }
 
-/** QRA targets: every defense but EP, the oracle that removes the backdoor by construction (as in notebook 03). */
+/** QRA targets: every defense but EP, the oracle that removes the backdoor by construction. */
 export function qraSubjects(defenses: string[]): string[] {
   return defenses.filter((d) => d !== 'EP');
 }

@@ -32,7 +32,9 @@ export interface ReportOptions {
 }
 
 const ATTACK_LABEL: Record<string, string> = { badnets: 'BadNets', blended: 'Blended', ssba: 'SSBA', lc: 'LC', sig: 'SIG', wanet: 'WaNet' };
-const label = (a: string) => ATTACK_LABEL[a] ?? a;
+/** An attack's name in tables and figure titles: `badnets` → BadNets. */
+export const attackLabel = (a: string): string => ATTACK_LABEL[a] ?? a;
+const label = attackLabel;
 const pct = (s: Stat | null) => (s ? 100 * s.mean : NaN);
 const pctStd = (s: Stat | null) => (s && s.std !== null ? 100 * s.std : null);
 /** Error bars only where some value has a spread (one seed: none, rather than zero-height caps). */

@@ -16,7 +16,7 @@ import { Experiment, RunResult } from './experiment/runner';
 import { DefenseConfigError } from './defenses/config';
 import { defenseNames } from './defenses/registry';
 import { ProgressMode } from './train/progress';
-import { DEFAULT_STUDY_ATTACKS, QUICK_STUDY_ATTACKS, StudyConfig } from './experiment/study';
+import { DEFAULT_STUDY_ATTACKS, QUICK_STUDY_ATTACKS, StudyConfig, studyAttacks } from './experiment/study';
 
 /** Attacks that backdoor a model (every registered attack; `none` is the clean model). */
 const BACKDOORS = attackNames();
@@ -381,7 +381,7 @@ async function runReproduce(a: ParsedArgs): Promise<number> {
     if (!Number.isFinite(n)) throw new UsageError(`reproduce: --${what} must be numbers (got "${x}")`);
     return n;
   });
-  const attacks = a.attacks === undefined ? (a.quick ? QUICK_STUDY_ATTACKS : DEFAULT_STUDY_ATTACKS) : list(a.attacks);
+  const attacks: string[] = a.attacks === undefined ? studyAttacks(!!a.quick) : list(a.attacks);
   for (const x of attacks) {
     if (!BACKDOORS.includes(x)) throw new UsageError(`reproduce: unknown attack "${x}" (attacks: ${BACKDOORS.join(', ')})`);
   }

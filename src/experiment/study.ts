@@ -68,8 +68,8 @@ export interface Cell {
   /** 'none' for the clean model. */
   attack: string;
   seed: number;
-  /** 'backdoored', 'clean', a defense name, or `PAM@rho=0.3` for an ablation run. */
-  subject: string;
+  /** The model the cell works on; null for the transfer matrix, which reads every QRA subject. */
+  subject: StudySubject | null;
   deps: string[];
   /** Rough single-core seconds, for scheduling (longest chain first) and the ETA. */
   cost: number;
@@ -89,25 +89,79 @@ export function experimentConfig(study: StudyConfig, attack: string, seed: numbe
     attack: attack === 'none' ? { name: 'none', target: 0 }
       : { name: attack, target: s?.target ?? 0, patchPosition: s?.patchPosition, poisonRate: s?.poisonRate },
     ...(s?.model ? { model: s.model } : {}),
-    // The same shrinking as the notebooks' QUICK mode, so the two share cached artifacts.
-    ...(study.quick ? { trainLimit: 4000, testLimit: 1000, train: { epochs: 2 } } : {}),
+    ...quickShrink(study.quick),
   };
 }
 
-/** `PAM@rho=0.3` → PAM with { rho: 0.3 }; a plain name → no overrides. */
-export function parseSubject(subject: string): { defense: string; overrides: Record<string, unknown> } {
-  const m = /^([A-Za-z]+)@rho=([0-9.]+)$/.exec(subject);
-  if (m) return { defense: m[1], overrides: { rho: Number(m[2]) } };
-  return { defense: subject, overrides: {} };
+/**
+ * The shrunk data and epochs of QUICK mode. The study and every notebook build their experiments with it, so
+ * a notebook in QUICK mode reads the artifacts a quick `reproduce` cached (and the other way round).
+ */
+export function quickShrink(quick: boolean): Pick<PartialConfigInput, 'trainLimit' | 'testLimit' | 'train'> {
+  return quick ? { trainLimit: 4000, testLimit: 1000, train: { epochs: 2 } } : {};
+}
+
+/** The attacks a study runs unless told otherwise: the paper's four; BadNets and Blended when quick. */
+export function studyAttacks(quick: boolean): string[] {
+  return quick ? QUICK_STUDY_ATTACKS : DEFAULT_STUDY_ATTACKS;
+}
+
+/**
+ * One model of the study: the two trained ones, a defense's purified model, or an ablation (a defense with part
+ * of its config overridden; only PAM's ρ is ablated).
+ */
+export type StudySubject =
+  | { kind: 'backdoored' }
+  | { kind: 'clean' }
+  | { kind: 'defense'; defense: string }
+  | { kind: 'ablation'; defense: 'PAM'; overrides: { rho: number } };
+
+export const BACKDOORED_SUBJECT: StudySubject = { kind: 'backdoored' };
+export const CLEAN_SUBJECT: StudySubject = { kind: 'clean' };
+export const defenseSubject = (defense: string): StudySubject => ({ kind: 'defense', defense });
+export const pamAblation = (rho: number): StudySubject => ({ kind: 'ablation', defense: 'PAM', overrides: { rho } });
+
+/**
+ * A subject's name in cell ids, tables and results.md: `backdoored`, `clean`, `FST`, `PAM@rho=0.3`. Cell ids
+ * are hashed into the cell records' keys, so this text must not change.
+ */
+export function subjectLabel(s: StudySubject): string {
+  switch (s.kind) {
+    case 'backdoored':
+    case 'clean':
+      return s.kind;
+    case 'defense':
+      return s.defense;
+    case 'ablation':
+      return `${s.defense}@rho=${s.overrides.rho}`;
+  }
+}
+
+/** What a stage loads for a subject: the stage's subject name and, for an ablation, the defense config it overrides. */
+export function subjectStage(s: StudySubject): { subject: string; defenseConfig: Record<string, unknown> } {
+  return s.kind === 'ablation' ? { subject: s.defense, defenseConfig: { ...s.overrides } }
+    : { subject: s.kind === 'defense' ? s.defense : s.kind, defenseConfig: {} };
+}
+
+/** PAM's ρ for PAM and its ablations (PAM itself runs at the default); undefined for every other subject. */
+export function pamRho(s: StudySubject): number | undefined {
+  if (s.kind === 'ablation') return s.overrides.rho;
+  return s.kind === 'defense' && s.defense === 'PAM' ? PAM_DEFAULT_RHO : undefined;
+}
+
+/** The PAM ablations a study runs besides PAM itself: one per ρ of `pamRhos` other than the default. */
+export function pamAblations(study: Pick<StudyConfig, 'pamRhos'>, defenses: string[]): StudySubject[] {
+  const pam = defenses.includes('PAM') || study.pamRhos.length > 0;
+  return pam ? study.pamRhos.filter((r) => r !== PAM_DEFAULT_RHO).map(pamAblation) : [];
 }
 
 /** QRA settings of the study: the paper's in the full run; a small generator and few epochs when quick. */
-export function studyQraConfig(study: StudyConfig): Record<string, number> {
+export function studyQraConfig(study: Pick<StudyConfig, 'quick'>): Record<string, number> {
   return study.quick ? { epochs: 3, hidden: 256, cleanCount: 200, poisonedCount: 200 } : {};
 }
 
 /** LMC grid of the study: the spec's t ∈ {0, 0.1, …, 1}; five points when quick. */
-export function studyLmcTs(study: StudyConfig): number[] {
+export function studyLmcTs(study: Pick<StudyConfig, 'quick'>): number[] {
   const n = study.quick ? 5 : 11;
   return Array.from({ length: n }, (_, i) => Math.round((i / (n - 1)) * 1e6) / 1e6);
 }
@@ -120,18 +174,20 @@ const FULL_COST: Record<string, number> = {
 /** How much slower than the default `cnn` a setting's architecture trains (measured: 1,235 vs 308 images/s). */
 const ARCH_COST: Record<string, number> = { cnn: 1, 'preact-resnet': 4 };
 
-function cost(study: StudyConfig, kind: CellKind, subject: string, attack: string): number {
-  const c = (kind === 'purify' ? FULL_COST[parseSubject(subject).defense] ?? 120
+function cost(study: StudyConfig, kind: CellKind, subject: StudySubject | null, attack: string): number {
+  const defense = subject && (subject.kind === 'defense' || subject.kind === 'ablation') ? subject.defense : '';
+  const c = (kind === 'purify' ? FULL_COST[defense] ?? 120
     : kind === 'model' ? (attack === 'none' ? undefined : getAttack(attack).modelCost) ?? FULL_COST.model : FULL_COST[kind] ?? 60) * (ARCH_COST[study.setting?.model?.arch ?? 'cnn'] ?? 1);
   return study.quick ? Math.max(1, c / 12) : c;
 }
 
-/** QRA targets: every defense but EP, the oracle that removes the backdoor by construction (as in notebook 03). */
+/** QRA targets: every defense but EP, the oracle that removes the backdoor by construction. */
 export function qraSubjects(defenses: string[]): string[] {
   return defenses.filter((d) => d !== 'EP');
 }
 
-export const cellId = (kind: CellKind, attack: string, seed: number, subject: string) => `${kind}/${attack}/s${seed}/${subject}`;
+export const cellId = (kind: CellKind, attack: string, seed: number, subject: StudySubject | null) =>
+  `${kind}/${attack}/s${seed}/${subject ? subjectLabel(subject) : 'all'}`;
 
 /** Every cell of the study, dependencies before dependants. */
 export function planStudy(study: StudyConfig): Cell[] {
@@ -140,35 +196,39 @@ export function planStudy(study: StudyConfig): Cell[] {
   for (const d of study.defenses) getDefense(d);
   const cells: Cell[] = [];
   const prefix = study.setting ? `${study.setting.name}/` : '';
-  const add = (kind: CellKind, attack: string, seed: number, subject: string, deps: string[]) => {
+  const add = (kind: CellKind, attack: string, seed: number, subject: StudySubject | null, deps: string[]) => {
     const id = prefix + cellId(kind, attack, seed, subject);
     cells.push({ id, kind, attack, seed, subject, deps, cost: cost(study, kind, subject, attack) });
     return id;
   };
-  const defenses = study.defenses.map((d) => getDefense(d).name);
-  const pam = defenses.includes('PAM') || study.pamRhos.length > 0;
-  const ablations = pam ? study.pamRhos.filter((r) => r !== PAM_DEFAULT_RHO).map((r) => `PAM@rho=${r}`) : [];
+  const defenseNames = study.defenses.map((d) => getDefense(d).name);
+  const defenses = defenseNames.map(defenseSubject);
+  const ablations = pamAblations(study, defenseNames);
   for (const seed of study.seeds) {
-    const clean = add('model', 'none', seed, 'clean', []);
+    const clean = add('model', 'none', seed, CLEAN_SUBJECT, []);
     for (const attack of study.attacks) {
-      const backdoored = add('model', attack, seed, 'backdoored', []);
+      const backdoored = add('model', attack, seed, BACKDOORED_SUBJECT, []);
+      // Cells of one subject, by its label (labels are unique within a study).
       const purified: Record<string, string> = {};
-      for (const s of [...defenses, ...ablations]) purified[s] = add('purify', attack, seed, s, [backdoored]);
-      const startOf = (s: string) => (s === 'clean' ? [backdoored, clean] : s === 'backdoored' ? [backdoored] : [purified[s]]);
-      const raSubjects = ['backdoored', 'clean', ...defenses, ...ablations];
+      for (const s of [...defenses, ...ablations]) purified[subjectLabel(s)] = add('purify', attack, seed, s, [backdoored]);
+      const startOf = (s: StudySubject) => (s.kind === 'clean' ? [backdoored, clean] : s.kind === 'backdoored' ? [backdoored] : [purified[subjectLabel(s)]]);
+      const raSubjects = [BACKDOORED_SUBJECT, CLEAN_SUBJECT, ...defenses, ...ablations];
       const retuned: Record<string, string> = {};
       if (study.retune || study.qra) {
-        for (const s of raSubjects) retuned[s] = add('retune', attack, seed, s, startOf(s));
+        for (const s of raSubjects) retuned[subjectLabel(s)] = add('retune', attack, seed, s, startOf(s));
       }
-      if (study.lmc) for (const s of ['clean', ...defenses]) add('lmc', attack, seed, s, startOf(s));
+      if (study.lmc) for (const s of [CLEAN_SUBJECT, ...defenses]) add('lmc', attack, seed, s, startOf(s));
       if (study.qra) {
-        const qras = qraSubjects(defenses).map((s) => add('qra', attack, seed, s, [retuned[s], clean]));
-        if (qras.length > 1) add('transfer', attack, seed, 'all', qras);
+        const qras = qraSubjects(defenseNames).map((d) => add('qra', attack, seed, defenseSubject(d), [retuned[d], clean]));
+        if (qras.length > 1) add('transfer', attack, seed, null, qras);
       }
       if (study.bec !== false) {
         // The backdoored subject's cell computes the attack's BEC reference (neurons, clean anchor) the others read.
-        const ref = add('bec', attack, seed, 'backdoored', [retuned.backdoored ?? backdoored, clean]);
-        for (const s of raSubjects.slice(1)) add('bec', attack, seed, s, [ref, ...(retuned[s] ? [retuned[s]] : startOf(s))]);
+        const ref = add('bec', attack, seed, BACKDOORED_SUBJECT, [retuned.backdoored ?? backdoored, clean]);
+        for (const s of raSubjects.slice(1)) {
+          const ra = retuned[subjectLabel(s)];
+          add('bec', attack, seed, s, [ref, ...(ra ? [ra] : startOf(s))]);
+        }
       }
     }
   }
@@ -198,9 +258,8 @@ export async function executeCell(study: StudyConfig, cell: Cell, opts: CellOpti
   const stage = { log, progress: 'silent' as const };
   const exp = (attack: string) => new Experiment(experimentConfig(study, attack, cell.seed), stage);
   const t0 = Date.now();
-  const { defense, overrides } = parseSubject(cell.subject);
-  const subjectOpts = { ...stage, defenseConfig: overrides };
-  const subject = cell.subject.includes('@') ? defense : cell.subject;
+  const { subject, defenseConfig } = cell.subject ? subjectStage(cell.subject) : { subject: '', defenseConfig: {} };
+  const subjectOpts = { ...stage, defenseConfig };
   switch (cell.kind) {
     case 'model': {
       const r = await exp(cell.attack).run();
@@ -210,7 +269,7 @@ export async function executeCell(study: StudyConfig, cell: Cell, opts: CellOpti
     case 'purify': {
       const e = exp(cell.attack);
       const run = await e.run();
-      const r = await purify(e, defense, { run, config: overrides, log, progress: 'silent' });
+      const r = await purify(e, subject, { run, config: defenseConfig, log, progress: 'silent' });
       disposeModel(r.model);
       disposeModel(run.trained.model);
       const detected = r.report.details?.detectedTarget;

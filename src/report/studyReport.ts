@@ -18,7 +18,7 @@ import { Figure } from '../viz/types';
 import { becFigures, checkBecClaim } from './becReport';
 import { checkClaims, claimsMarkdown } from './claims';
 import { renderReportPage } from './reportPage';
-import { collectResults, NO_DEFENSE, Stat, StudyResults } from './studyResults';
+import { collectResults, methodPamRho, NO_DEFENSE, Stat, StudyResults } from './studyResults';
 
 export interface ReportOptions {
   outDir: string;
@@ -148,9 +148,9 @@ export function studyFigures(r: StudyResults): NamedFigure[] {
     }) });
   }
   figs.push(...becFigures(r, label));
-  const rhoMethods = r.methods.filter((m) => m === 'PAM' || m.startsWith('PAM@rho='));
+  const rhoMethods = r.methods.filter((m) => methodPamRho(r, m) !== undefined);
   if (rhoMethods.length > 1) {
-    const rhoOf = (m: string) => (m === 'PAM' ? 0.5 : Number(m.split('=')[1]));
+    const rhoOf = (m: string) => methodPamRho(r, m)!;
     const sorted = [...rhoMethods].sort((x, y) => rhoOf(x) - rhoOf(y));
     figs.push({ name: 'pam-rho', figure: linePlot({
       title: 'PAM: C-Acc and P-ASR against ρ', xTitle: 'ρ', yTitle: '%', yRange: [0, 100],

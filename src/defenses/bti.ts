@@ -43,7 +43,7 @@ import { Adam } from '../train/adam';
 import { batchTensor } from '../train/augment';
 import { labelsTensor } from '../data/batches';
 import { crossEntropy, mse } from '../train/loss';
-import { applyBatchStats, disposeStats, lossAndGrads } from '../train/train';
+import { applyBatchStats, disposeStats, lossAndGrads } from '../train/gradients';
 import {
   disposeReversal, frozenGenerator, mixedBatch, ReversalConfig, reverseRound, RoundReport, startReversal, TrainedGenerator,
 } from './btiReversal';

@@ -270,6 +270,7 @@ export function unlearn(initial: Model, clean: Dataset, c: BauConfig & { seed: n
       let lossSum = 0;
       let ratioSum = 0;
       let count = 0;
+      // Round means are over steps, not images (the loop's epoch means weigh by batch size).
       const record = (outerLoss: number, ratio: number) => {
         lossSum += outerLoss;
         ratioSum += ratio;

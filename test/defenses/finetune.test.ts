@@ -8,7 +8,7 @@ import * as W from '../../src/models/weights';
 import { labelsTensor } from '../../src/data/batches';
 import { batchTensor } from '../../src/train/augment';
 import { crossEntropy } from '../../src/train/loss';
-import { DivergenceError, disposeStats, lossAndGrads } from '../../src/train/train';
+import { DivergenceError, disposeStats, lossAndGrads } from '../../src/train/gradients';
 
 beforeAll(async () => {
   await initEngine({ backend: 'wasm', quiet: true });

@@ -11,7 +11,7 @@ import { Sgd } from '../../src/train/sgd';
 import { labelsTensor } from '../../src/data/batches';
 import { batchTensor } from '../../src/train/augment';
 import { crossEntropy } from '../../src/train/loss';
-import { disposeStats, lossAndGrads } from '../../src/train/train';
+import { disposeStats, lossAndGrads } from '../../src/train/gradients';
 import { buildRetuningSet, retuningAttack } from '../../src/reactivation/retuning';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-ra-'));

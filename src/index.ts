@@ -10,7 +10,7 @@ export { initEngine, describeEngine } from './engine/backend';
 export { parseConfig, ConfigError, type ExperimentConfig, type PartialConfigInput } from './experiment/config';
 export { Experiment } from './experiment/runner';
 export { purify } from './experiment/purify';
-export { retune, lmc, qra, qraTransferMatrix } from './experiment/reactivate';
+export { retune, lmc, qra, qraTransferMatrix } from './experiment/stages';
 export { planStudy, type StudyConfig, type Cell, type CellSummary } from './experiment/study';
 export { parseSweep, readSweep, sweepStudies, planSweep, quickSweep, type Sweep } from './experiment/sweep';
 export { reproduce, reproduceSweep } from './report/reproduce';

@@ -8,9 +8,10 @@ import { Command } from './command';
 import { BACKDOORS, configOnly, pct, victimExperiment, victimOptions } from './common';
 
 async function runReactivation(name: 'retune' | 'lmc' | 'qra', a: ParsedArgs): Promise<number> {
-  const { retune, lmc, qra } = await import('../experiment/reactivate');
+  const { retune, lmc, qra } = await import('../experiment/stages');
   const exp = victimExperiment(a);
   const subject = a.defense as string;
+  // No `run` here, unlike purify's: the stage loads it after checking its settings, so a bad one fails before any training.
   const opts = { progress: a.progress as ProgressMode, defenseConfig: configOnly(a) };
   if (name === 'retune') {
     const r = await retune(exp, subject, { poisonedCount: a.poisoned as number, setSize: a.setSize as number, epochs: a.raEpochs as number, lr: a.raLr as number }, opts);

@@ -8,6 +8,8 @@ import * as path from 'path';
 import { z } from 'zod';
 import { CommandSpec, ParsedArgs, UsageError } from './args';
 import { Command } from './command';
+import { datasetNames } from '../data/registry';
+import { registeredName } from '../experiment/config';
 
 export const cellCommand: Command = {
   spec: {
@@ -46,7 +48,7 @@ export const clusterReproduceOptions: CommandSpec['options'] = [
 // The study file is written by `reproduce` but may be edited or copied by hand; unknown fields pass through
 // so that fields added to StudyConfig later still reach executeCell.
 const StudySchema = z.object({
-  dataset: z.enum(['fashion-mnist', 'mnist', 'cifar10', 'synthetic']),
+  dataset: registeredName(datasetNames),
   dataDir: z.string().optional(),
   attacks: z.array(z.string()),
   defenses: z.array(z.string()),

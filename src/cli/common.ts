@@ -4,6 +4,8 @@
  */
 import { PATCH_POSITIONS } from '../attacks/badnets';
 import { attackNames, attackSpecs } from '../attacks/registry';
+import { datasetNames } from '../data/registry';
+import { architectureNames } from '../models/model';
 import { PartialConfigInput } from '../experiment/config';
 import { Experiment } from '../experiment/runner';
 import { ProgressMode } from '../train/progress';
@@ -15,12 +17,14 @@ export const BACKDOORS = attackNames();
 const WITH_SECTION = attackSpecs().filter((s) => s.placement !== 'top-level').map((s) => s.name);
 const orList = (xs: string[]) => (xs.length > 1 ? `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}` : xs.join(''));
 
-export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'];
+/** The registered datasets and architectures, as this process loaded them. */
+export const DATASETS = datasetNames();
+const ARCHITECTURES = architectureNames();
 
 export const commonOptions = [
   { name: 'dataset', type: 'string', help: 'dataset', default: 'fashion-mnist', choices: DATASETS },
   { name: 'data-dir', type: 'string', help: 'directory holding the dataset files (else the standard places)' },
-  { name: 'model', type: 'string', help: 'architecture', default: 'cnn', choices: ['cnn', 'preact-resnet', 'resnet18'] },
+  { name: 'model', type: 'string', help: 'architecture', default: 'cnn', choices: ARCHITECTURES },
   { name: 'widths', type: 'list', help: 'channels per stage, comma-separated (architecture default if absent)' },
   { name: 'depth', type: 'list', help: 'preact-resnet / resnet18 blocks per stage, comma-separated' },
   { name: 'target', type: 'int', help: 'target class of the backdoor', default: 0 },

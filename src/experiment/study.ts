@@ -12,7 +12,7 @@ import { getDefense } from '../defenses/registry';
 import { PAM_DEFAULT_RHO } from '../defenses/pam';
 import { getAttack } from '../attacks/registry';
 import { PATCH_POSITIONS } from '../attacks/badnets';
-import { ARCHS, PartialConfigInput } from './config';
+import { PartialConfigInput } from './config';
 import { purify, Rates } from './purify';
 import { lmc, qra, qraTransferMatrix, retune } from './stages';
 import { becCell, BecCellSummary } from './becStage';
@@ -22,7 +22,6 @@ import { Experiment, RunResult } from './runner';
 export const DEFAULT_STUDY_ATTACKS = ['badnets', 'blended', 'ssba', 'lc'];
 /** The quick study's (CI's) two: those that need no trained asset. */
 export const QUICK_STUDY_ATTACKS = ['badnets', 'blended'];
-export const STUDY_DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] as const;
 
 /**
  * One point of a settings sweep (issue 15, claim 4): what differs from the default setting — target class 0,
@@ -35,11 +34,13 @@ export interface StudySetting {
   target?: number;
   patchPosition?: (typeof PATCH_POSITIONS)[number];
   poisonRate?: number;
-  model?: { arch: (typeof ARCHS)[number]; widths?: number[]; depth?: number[]; width?: number };
+  /** A registered architecture (src/models/model.ts). */
+  model?: { arch: string; widths?: number[]; depth?: number[]; width?: number };
 }
 
 export interface StudyConfig {
-  dataset: (typeof STUDY_DATASETS)[number];
+  /** A registered dataset (src/data/registry.ts). */
+  dataset: string;
   dataDir?: string;
   /** Registered attack names (src/attacks/registry.ts), in the order the tables list them. */
   attacks: string[];

@@ -10,7 +10,8 @@ export { initEngine, describeEngine } from './engine/backend';
 export { parseConfig, ConfigError, type ExperimentConfig, type PartialConfigInput } from './experiment/config';
 export { Experiment } from './experiment/runner';
 export { purify } from './experiment/purify';
-export { retune, lmc, qra, qraTransferMatrix } from './experiment/reactivate';
+export { retune, lmc, qra, qraTransferMatrix } from './experiment/stages';
+export type { Subject, StageOptions } from './experiment/subject';
 export { planStudy, type StudyConfig, type Cell, type CellSummary } from './experiment/study';
 export { parseSweep, readSweep, sweepStudies, planSweep, quickSweep, type Sweep } from './experiment/sweep';
 export { reproduce, reproduceSweep } from './report/reproduce';
@@ -18,7 +19,11 @@ export { evaluate } from './metrics';
 
 export { registerAttack, getAttack, attackNames, attackLabel, attackSpecs } from './attacks/registry';
 export type { AttackSpec, AttackConfig } from './attacks/spec';
-export { getDefense, defenseNames, allDefenses } from './defenses/registry';
+export { registerDefense, getDefense, defenseNames, allDefenses } from './defenses/registry';
+export type { ConfigurableDefense } from './defenses/config';
+export { registerDataset, datasetNames, type DatasetSource } from './data/registry';
+export { registerArchitecture, architectureNames } from './models/model';
+export type { ArchitectureImpl } from './models/spec';
 export type { Defense, DefenseData, DefenseResult, DefenseReport } from './defenses/types';
 
 // The reactivation attacks and analyses on models directly (retune, lmc and qra above are their cached stages).

@@ -4,7 +4,7 @@ import * as api from '../src';
 test.each([
   'setupNotebook', 'initEngine', 'Experiment', 'parseConfig', 'planStudy', 'reproduce', 'reproduceSweep', 'getDefense', 'defenseNames',
   'retune', 'qra', 'linearPath', 'becOf', 'checkClaims', 'collectResults', 'writeReport', 'show', 'groupedBars',
-  'registerAttack', 'attackNames', 'attackLabel',
+  'registerAttack', 'attackNames', 'attackLabel', 'registerDefense', 'registerDataset', 'datasetNames', 'registerArchitecture', 'architectureNames',
 ])('%s is exported as a function', (name) => {
   expect(typeof (api as Record<string, unknown>)[name]).toBe('function');
 });

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { attackSpecs } from '../attacks/registry';
+import { datasetNames } from '../data/registry';
+import { architectureNames } from '../models/model';
 import { AnyAttackSpec, AttackConfig } from '../attacks/spec';
 import { fraction, int, nonEmpty, positive, seed } from '../configFields';
 
@@ -12,14 +14,17 @@ import { fraction, int, nonEmpty, positive, seed } from '../configFields';
  * add one line to ExperimentConfigSchema, e.g. `defense: DefenseSchema.default({})`.
  */
 
-export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] as const;
-export const ARCHS = ['cnn', 'preact-resnet', 'resnet18'] as const;
+/**
+ * One of a registry's names (datasets, architectures), read at parse time so that a name registered after this
+ * module loaded (a test's own) is accepted too.
+ */
+export const registeredName = (names: () => string[]) => z.lazy(() => z.enum(names() as [string, ...string[]]));
 
 const DEFAULT_RESNET_DEPTH = [1, 1, 1];
 
 export const ModelSchema = z
   .object({
-    arch: z.enum(ARCHS).default('cnn'),
+    arch: registeredName(architectureNames).default('cnn'),
     /** Multiplier on every layer's channel count. */
     width: positive().default(1),
     /** Residual blocks per stage; defaults to [1, 1, 1] for preact-resnet. */
@@ -124,7 +129,7 @@ export const SplitSchema = z
 
 export const ExperimentConfigSchema = z
   .object({
-    dataset: z.enum(DATASETS).default('fashion-mnist'),
+    dataset: registeredName(datasetNames).default('fashion-mnist'),
     /** Where raw dataset files live; the loader's own default when absent. */
     dataDir: nonEmpty().optional(),
     /** Seeded random subsets of the training / test sets (QUICK notebook runs, smoke tests); all when absent. */

@@ -10,10 +10,7 @@ import { armAttack } from '../attacks/registry';
 import { Trigger } from '../attacks/trigger';
 import { Dataset, imageSize, subset } from '../data/dataset';
 import { Rng } from '../rng';
-import { loadCifar10 } from '../data/cifar10';
-import { loadFashionMnist } from '../data/fashionMnist';
-import { loadMnistDigits } from '../data/mnist';
-import { makeSyntheticDataset } from '../data/synthetic';
+import { getDataset } from '../data/registry';
 import { makeSplits, Splits } from '../data/splits';
 import { sha256Hex } from '../io/hash';
 import { confusionMatrix, evaluate, predict } from '../metrics';
@@ -86,25 +83,7 @@ export async function loadRawData(config: ExperimentConfig, log: (s: string) => 
   const id = `${config.dataset}:${config.dataDir ?? ''}:${config.seed}:${config.trainLimit}:${config.testLimit}`;
   const hit = dataCache.get(id);
   if (hit) return hit;
-  let out: { train: Dataset; test: Dataset };
-  switch (config.dataset) {
-    case 'fashion-mnist':
-      out = await loadFashionMnist({ dir: config.dataDir, split: 'both', log }) as { train: Dataset; test: Dataset };
-      break;
-    case 'mnist':
-      out = loadMnistDigits({ seed: config.seed });
-      break;
-    case 'cifar10':
-      out = loadCifar10(config.dataDir);
-      break;
-    case 'synthetic': {
-      const all = makeSyntheticDataset({ n: 2400, seed: config.seed, height: 16 });
-      const cut = 2000;
-      const pick = (a: number, b: number) => Int32Array.from({ length: b - a }, (_, i) => a + i);
-      out = { train: subset(all, pick(0, cut), 'synthetic/train'), test: subset(all, pick(cut, all.n), 'synthetic/test') };
-      break;
-    }
-  }
+  let out = await getDataset(config.dataset).load({ dir: config.dataDir, seed: config.seed, log });
   out = { train: limit(out.train, config.trainLimit, config.seed), test: limit(out.test, config.testLimit, config.seed) };
   dataCache.set(id, out);
   return out;

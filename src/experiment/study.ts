@@ -12,17 +12,16 @@ import { getDefense } from '../defenses/registry';
 import { PAM_DEFAULT_RHO } from '../defenses/pam';
 import { getAttack } from '../attacks/registry';
 import { PATCH_POSITIONS } from '../attacks/badnets';
-import { ARCHS, PartialConfigInput } from './config';
+import { PartialConfigInput } from './config';
 import { purify, Rates } from './purify';
-import { lmc, qra, qraTransferMatrix, retune } from './reactivate';
+import { lmc, qra, qraTransferMatrix, retune } from './stages';
 import { becCell, BecCellSummary } from './becStage';
-import { Experiment } from './runner';
+import { Experiment, RunResult } from './runner';
 
 /** The paper's four attacks: a study's attacks unless it names others (any registered attack, src/attacks/registry.ts). */
 export const DEFAULT_STUDY_ATTACKS = ['badnets', 'blended', 'ssba', 'lc'];
 /** The quick study's (CI's) two: those that need no trained asset. */
 export const QUICK_STUDY_ATTACKS = ['badnets', 'blended'];
-export const STUDY_DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] as const;
 
 /**
  * One point of a settings sweep (issue 15, claim 4): what differs from the default setting — target class 0,
@@ -35,11 +34,13 @@ export interface StudySetting {
   target?: number;
   patchPosition?: (typeof PATCH_POSITIONS)[number];
   poisonRate?: number;
-  model?: { arch: (typeof ARCHS)[number]; widths?: number[]; depth?: number[]; width?: number };
+  /** A registered architecture (src/models/model.ts). */
+  model?: { arch: string; widths?: number[]; depth?: number[]; width?: number };
 }
 
 export interface StudyConfig {
-  dataset: (typeof STUDY_DATASETS)[number];
+  /** A registered dataset (src/data/registry.ts). */
+  dataset: string;
   dataDir?: string;
   /** Registered attack names (src/attacks/registry.ts), in the order the tables list them. */
   attacks: string[];
@@ -260,44 +261,56 @@ export async function executeCell(study: StudyConfig, cell: Cell, opts: CellOpti
   const t0 = Date.now();
   const { subject, defenseConfig } = cell.subject ? subjectStage(cell.subject) : { subject: '', defenseConfig: {} };
   const subjectOpts = { ...stage, defenseConfig };
+  // Each stage is handed the experiment's run, as purify is, and this cell disposes it.
+  const withRun = async <T>(attack: string, f: (e: Experiment, run: RunResult) => Promise<T>): Promise<T> => {
+    const e = exp(attack);
+    const run = await e.run();
+    try {
+      return await f(e, run);
+    } finally {
+      disposeModel(run.trained.model);
+    }
+  };
   switch (cell.kind) {
     case 'model': {
       const r = await exp(cell.attack).run();
       disposeModel(r.trained.model);
       return { kind: 'model', cleanAccuracy: r.evaluation.cleanAccuracy, asr: r.evaluation.asr, seconds: r.trained.seconds, cached: r.trained.cached, key: r.keys.model };
     }
-    case 'purify': {
-      const e = exp(cell.attack);
-      const run = await e.run();
-      const r = await purify(e, subject, { run, config: defenseConfig, log, progress: 'silent' });
-      disposeModel(r.model);
-      disposeModel(run.trained.model);
-      const detected = r.report.details?.detectedTarget;
-      return { kind: 'purify', defense: r.defense, before: r.evaluation.before, after: r.evaluation.after, seconds: r.report.seconds,
-        dataUsed: r.report.dataUsed, cached: r.cached, key: r.key, config: r.config,
-        ...(typeof detected === 'number' ? { detection: { detected, target: run.config.attack.target } } : {}) };
-    }
-    case 'retune': {
-      const r = await retune(exp(cell.attack), subject, {}, subjectOpts);
-      disposeModel(r.model);
-      return { kind: 'retune', history: r.history, seconds: r.seconds, cached: r.cached, key: r.key };
-    }
-    case 'lmc': {
-      const r = await lmc(exp(cell.attack), subject, { ts: studyLmcTs(study) }, subjectOpts);
-      return { kind: 'lmc', points: r.points, summary: r.summary, batchNorm: r.config.batchNorm, seconds: r.seconds, cached: r.cached, key: r.key };
-    }
-    case 'qra': {
-      const r = await qra(exp(cell.attack), subject, studyQraConfig(study), subjectOpts);
-      Object.values(r.generator).forEach((t) => t.dispose());
-      return { kind: 'qra', evaluation: r.evaluation, queries: r.queries, seconds: r.seconds, cached: r.cached, key: r.key, epsilon: r.config.epsilon };
-    }
-    case 'transfer': {
-      const defenses = qraSubjects(study.defenses.map((d) => getDefense(d).name));
-      const r = await qraTransferMatrix(exp(cell.attack), defenses, [...defenses, 'clean'], studyQraConfig(study), stage);
-      return { kind: 'transfer', matrix: r.matrix, seconds: (Date.now() - t0) / 1000, cached: r.cached };
-    }
+    case 'purify':
+      return withRun(cell.attack, async (e, run) => {
+        const r = await purify(e, subject, { run, config: defenseConfig, log, progress: 'silent' });
+        disposeModel(r.model);
+        const detected = r.report.details?.detectedTarget;
+        return { kind: 'purify', defense: r.defense, before: r.evaluation.before, after: r.evaluation.after, seconds: r.report.seconds,
+          dataUsed: r.report.dataUsed, cached: r.cached, key: r.key, config: r.config,
+          ...(typeof detected === 'number' ? { detection: { detected, target: run.config.attack.target } } : {}) };
+      });
+    case 'retune':
+      return withRun(cell.attack, async (e, run) => {
+        const r = await retune(e, subject, {}, { ...subjectOpts, run });
+        disposeModel(r.model);
+        return { kind: 'retune', history: r.history, seconds: r.seconds, cached: r.cached, key: r.key };
+      });
+    case 'lmc':
+      return withRun(cell.attack, async (e, run) => {
+        const r = await lmc(e, subject, { ts: studyLmcTs(study) }, { ...subjectOpts, run });
+        return { kind: 'lmc', points: r.points, summary: r.summary, batchNorm: r.config.batchNorm, seconds: r.seconds, cached: r.cached, key: r.key };
+      });
+    case 'qra':
+      return withRun(cell.attack, async (e, run) => {
+        const r = await qra(e, subject, studyQraConfig(study), { ...subjectOpts, run });
+        Object.values(r.generator).forEach((t) => t.dispose());
+        return { kind: 'qra', evaluation: r.evaluation, queries: r.queries, seconds: r.seconds, cached: r.cached, key: r.key, epsilon: r.config.epsilon };
+      });
+    case 'transfer':
+      return withRun(cell.attack, async (e, run) => {
+        const defenses = qraSubjects(study.defenses.map((d) => getDefense(d).name));
+        const r = await qraTransferMatrix(e, defenses, [...defenses, 'clean'], studyQraConfig(study), { ...stage, run });
+        return { kind: 'transfer', matrix: r.matrix, seconds: (Date.now() - t0) / 1000, cached: r.cached };
+      });
     case 'bec':
-      return becCell(exp(cell.attack), subject, study.retune || study.qra, subjectOpts);
+      return withRun(cell.attack, (e, run) => becCell(e, subject, study.retune || study.qra, { ...subjectOpts, run }));
     default:
       throw new Error(`unknown cell kind "${(cell as Cell).kind}"`);
   }

@@ -11,8 +11,10 @@ import * as path from 'path';
 import { z } from 'zod';
 import { PATCH_POSITIONS } from '../attacks/badnets';
 import { attackNames } from '../attacks/registry';
-import { ARCHS } from './config';
-import { Cell, planStudy, STUDY_DATASETS, StudyConfig } from './study';
+import { datasetNames } from '../data/registry';
+import { architectureNames } from '../models/model';
+import { registeredName } from './config';
+import { Cell, planStudy, StudyConfig } from './study';
 
 const attackName = () => z.string().refine((a) => attackNames().includes(a), (a) => ({ message: `unknown attack "${a}" (attacks: ${attackNames().join(', ')})` }));
 
@@ -23,9 +25,9 @@ const SettingSchema = z.object({
   target: z.number().int().min(0).optional(),
   patchPosition: z.enum(PATCH_POSITIONS).optional(),
   poisonRate: z.number().gt(0).lt(1).optional(),
-  dataset: z.enum(STUDY_DATASETS).optional(),
+  dataset: registeredName(datasetNames).optional(),
   model: z.object({
-    arch: z.enum(ARCHS),
+    arch: registeredName(architectureNames),
     widths: z.array(z.number().int().min(1)).optional(),
     depth: z.array(z.number().int().min(1)).optional(),
     width: z.number().positive().optional(),
@@ -41,7 +43,7 @@ const SettingSchema = z.object({
 
 export const SweepSchema = z.object({
   description: z.string().optional(),
-  dataset: z.enum(STUDY_DATASETS).default('fashion-mnist'),
+  dataset: registeredName(datasetNames).default('fashion-mnist'),
   attacks: z.array(attackName()).min(1),
   defenses: z.array(z.string()).min(1),
   seeds: z.array(z.number().int().min(0)).min(1).default([0]),

@@ -10,7 +10,7 @@ import { initEngine } from '../../src/engine/backend';
 import { contentHash } from '../../src/io/hash';
 import { parseConfig } from '../../src/experiment/config';
 import { purify } from '../../src/experiment/purify';
-import { retune } from '../../src/experiment/reactivate';
+import { retune } from '../../src/experiment/stages';
 import { Experiment } from '../../src/experiment/runner';
 import { experimentConfig, StudyConfig } from '../../src/experiment/study';
 import { reproduce } from '../../src/report/reproduce';

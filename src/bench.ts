@@ -43,8 +43,10 @@ import { badnets } from './attacks/badnets';
 import { backdoorTestSet } from './attacks/poison';
 import { Model, ModelSpec } from './models/spec';
 import { Sgd } from './train/sgd';
-import { applyBatchStats, lossAndGrads, train, trainStep } from './train/train';
-import { batchArray, labelTensor } from './train/augment';
+import { applyBatchStats, lossAndGrads } from './train/gradients';
+import { train, trainStep } from './train/train';
+import { batchArray } from './train/augment';
+import { labelsTensor } from './data/batches';
 import { crossEntropy } from './train/loss';
 import { Rng } from './rng';
 
@@ -193,7 +195,7 @@ function profileStep(spec: ModelSpec, data: Dataset, steps: number): StepProfile
       const arr = batchArray(data, idx, { crop: 2, flip: true }, rng);
       const t1 = performance.now();
       const x = tf.tensor4d(arr, [BATCH, data.height, data.width, data.channels]);
-      const y = labelTensor(data, idx);
+      const y = labelsTensor(data, idx);
       const t2 = performance.now();
       const r = lossAndGrads(model, (m, st) => crossEntropy(forward(m, x, { training: true }, st), y));
       const t3 = performance.now();

@@ -12,7 +12,8 @@ const dist = path.join(__dirname, '..', '..', 'dist');
 const { describeEngine, initEngine } = require(path.join(dist, 'engine/backend'));
 const { createModel, defaultSpec, disposeModel } = require(path.join(dist, 'models/model'));
 const { loadFashionMnist } = require(path.join(dist, 'data/fashionMnist'));
-const { batchTensor, labelTensor } = require(path.join(dist, 'train/augment'));
+const { batchTensor } = require(path.join(dist, 'train/augment'));
+const { labelsTensor } = require(path.join(dist, 'data/batches'));
 const { trainStep } = require(path.join(dist, 'train/train'));
 const { Sgd, cosineLr } = require(path.join(dist, 'train/sgd'));
 const { Rng } = require(path.join(dist, 'rng'));
@@ -38,7 +39,7 @@ const opt = (name, dflt) => { const i = argv.indexOf(`--${name}`); return i >= 0
   for (let b = 0; b < maxSteps; b++) {
     const idx = order.subarray(b * batch, Math.min(data.n, (b + 1) * batch));
     const x = batchTensor(data, idx, { crop: 2, flip: true }, rng);
-    const y = labelTensor(data, idx);
+    const y = labelsTensor(data, idx);
     trainStep(model, sgd, x, y, cosineLr(0.01, b, steps));
     tf.dispose([x, y]);
     if ((b + 1) % 20 === 0) console.log(`step ${b + 1}/${steps}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -14,7 +14,8 @@ const { lossAndGrads, applyBatchStats } = require(path.join(dist, 'train/train')
 const { crossEntropy } = require(path.join(dist, 'train/loss'));
 const { Sgd } = require(path.join(dist, 'train/sgd'));
 const { makeSyntheticDataset } = require(path.join(dist, 'data/synthetic'));
-const { batchTensor, labelTensor } = require(path.join(dist, 'train/augment'));
+const { batchTensor } = require(path.join(dist, 'train/augment'));
+const { labelsTensor } = require(path.join(dist, 'data/batches'));
 const { Rng } = require(path.join(dist, 'rng'));
 
 const argv = process.argv.slice(2);
@@ -37,7 +38,7 @@ const [h, w, c] = opt('input', '28x28x1').split('x').map(Number);
       let t = performance.now();
       const idx = Int32Array.from({ length: 128 }, (_, i) => (s * 128 + i) % data.n);
       const x = batchTensor(data, idx, { crop: 2, flip: true }, rng);
-      const y = labelTensor(data, idx);
+      const y = labelsTensor(data, idx);
       const t1 = performance.now();
       const r = lossAndGrads(model, (m, st) => crossEntropy(forward(m, x, { training: true }, st), y));
       const t2 = performance.now();

@@ -20,7 +20,7 @@ import { InferenceInput, InferenceModel } from '../models/inference';
 import { Model } from '../models/spec';
 import * as W from '../models/weights';
 import { batchArray, batchTensor } from '../train/augment';
-import { disposeStats } from '../train/train';
+import { disposeStats } from '../train/gradients';
 
 export type BatchNormMode = 'interpolate' | 'recompute';
 

@@ -3,9 +3,13 @@
  * square in the bottom-right corner (rows/cols 29–31 of a 32x32 image); here the patch keeps that
  * size and corner for any image size.
  */
+import { z } from 'zod';
+import { int } from '../configFields';
+import { AttackSpec } from './spec';
 import { Trigger } from './trigger';
 
-export type Corner = 'bottom-right' | 'bottom-left' | 'top-left' | 'top-right';
+export const PATCH_POSITIONS = ['bottom-right', 'bottom-left', 'top-left', 'top-right'] as const;
+export type Corner = (typeof PATCH_POSITIONS)[number];
 
 export interface BadNetsOptions {
   size?: number;
@@ -41,3 +45,20 @@ export function badnets(opts: BadNetsOptions = {}): Trigger {
     },
   };
 }
+
+const settings = z
+  .object({
+    /** Side of the BadNets square trigger, in pixels. */
+    patchSize: int(1).default(3),
+    patchPosition: z.enum(PATCH_POSITIONS).default('bottom-right'),
+  })
+  .strict();
+
+export const badnetsAttack: AttackSpec<z.output<typeof settings>> = {
+  name: 'badnets',
+  label: 'BadNets',
+  settings,
+  placement: 'top-level',
+  cleanLabel: false,
+  trigger: (s) => badnets({ size: s.patchSize, position: s.patchPosition }),
+};

@@ -4,7 +4,10 @@
  * redistributable here, so the default T is a fixed seeded uniform-noise pattern, and any PNG/PNM file
  * can be given instead (resized bilinearly and converted to the dataset's channels).
  */
+import { z } from 'zod';
+import { fraction, nonEmpty } from '../configFields';
 import { Rng } from '../rng';
+import { AttackSpec } from './spec';
 import { Trigger } from './trigger';
 
 export interface BlendedOptions {
@@ -34,7 +37,7 @@ export function blended(opts: BlendedOptions = {}): Trigger {
       if (opts.patternFile) {
         // Loaded lazily so the image decoder is only needed when a file is used.
         // eslint-disable-next-line @typescript-eslint/no-var-requires
-        const img = require('./imageFile') as typeof import('./imageFile');
+        const img = require('../data/imageFile') as typeof import('../data/imageFile');
         p = img.resizeBilinear(img.toChannels(img.readImageFile(opts.patternFile), c as 1 | 3), h, w).pixels;
       } else {
         p = noisePattern(h, w, c, opts.patternSeed ?? 0);
@@ -55,3 +58,21 @@ export function blended(opts: BlendedOptions = {}): Trigger {
     },
   };
 }
+
+const settings = z
+  .object({
+    /** Weight of the blend pattern: x' = (1 - alpha) x + alpha pattern. */
+    blendAlpha: fraction().default(0.2),
+    /** Image file to blend in; a seeded noise pattern (attack.patternSeed) is used when absent. */
+    blendPattern: nonEmpty().optional(),
+  })
+  .strict();
+
+export const blendedAttack: AttackSpec<z.output<typeof settings>> = {
+  name: 'blended',
+  label: 'Blended',
+  settings,
+  placement: 'top-level',
+  cleanLabel: false,
+  trigger: (s, attack) => blended({ alpha: s.blendAlpha, patternFile: s.blendPattern, patternSeed: attack.patternSeed }),
+};

@@ -1,87 +1,109 @@
 /**
- * From the experiment config's attack section to a trigger and a poisoned training set. Attacks that
- * need a trained network (LC's robust model, SSBA's encoder) receive it in `assets`, which the runner
- * builds as cached stages of their own (src/experiment/attackAssets.ts).
+ * Every attack, one line each, in the order configs, the CLI and reports list them; and the generic steps from
+ * an attack config to its trigger, its assets and its poisoned training set.
  */
 import { Dataset } from '../data/dataset';
-import { AttackConfig } from '../experiment/config';
-import { Model } from '../models/spec';
-import { ProgressMode } from '../train/progress';
-import { badnets } from './badnets';
-import { blended } from './blended';
-import { craftAdversarial, lcCorners } from './lc';
+import { badnetsAttack } from './badnets';
+import { blendedAttack } from './blended';
+import { lcAttack } from './lc';
 import { poisonCleanLabel, poisonDirtyLabel, PoisonedSet } from './poison';
-import { sig } from './sig';
-import { SsbaCodec, ssbaTrigger } from './ssba';
+import { sigAttack } from './sig';
+import { AnyAttackSpec, AssetContext, AttackConfig } from './spec';
+import { ssbaAttack } from './ssba';
 import { Trigger } from './trigger';
-import { poisonWanet, wanet } from './wanet';
+import { wanetAttack } from './wanet';
 
-/** Trained networks some attacks need; each attack checks for its own. */
-export interface AttackAssets {
-  /** LC: the adversarially trained model whose PGD examples replace the poisoned images. */
-  robust?: Model;
-  /** SSBA: the trained encoder–decoder whose encoder is the trigger. */
-  ssba?: SsbaCodec;
-  /** Progress display for the long poisoning computations (LC's PGD). */
-  progress?: ProgressMode;
-}
+let specs: readonly AnyAttackSpec[] = [];
 
-/** Clean-label attacks poison target-class images only and keep every label. */
-export const CLEAN_LABEL_ATTACKS: readonly AttackConfig['name'][] = ['sig', 'lc'];
-
-function section<T>(value: T | undefined, name: string): T {
-  if (!value) throw new Error(`attack "${name}" has no settings section (parse the config with parseConfig)`);
-  return value;
-}
-
-/** The test-time trigger (for LC: the corner pattern alone, without the adversarial perturbation). */
-export function triggerFromConfig(attack: AttackConfig, assets: AttackAssets = {}): Trigger {
-  switch (attack.name) {
-    case 'badnets':
-      return badnets({ size: attack.patchSize, position: attack.patchPosition });
-    case 'blended':
-      return blended({ alpha: attack.blendAlpha, patternFile: attack.blendPattern, patternSeed: attack.patternSeed });
-    case 'sig': {
-      const c = section(attack.sig, 'sig');
-      return sig({ delta: c.delta, frequency: c.frequency });
-    }
-    case 'wanet': {
-      const c = section(attack.wanet, 'wanet');
-      return wanet({ k: c.k, s: c.s, gridRescale: c.gridRescale, seed: attack.patternSeed });
-    }
-    case 'lc':
-      return lcCorners(section(attack.lc, 'lc').amplitude);
-    case 'ssba': {
-      const c = section(attack.ssba, 'ssba');
-      if (!assets.ssba) throw new Error('attack "ssba" needs its trained encoder (the runner\'s ssba-encoder stage; Experiment.poison() builds it)');
-      return ssbaTrigger(assets.ssba, c.secretSeed);
-    }
-    case 'none':
-      throw new Error('attack "none" has no trigger');
+/**
+ * Adds an attack for this process. Static attacks are registered below, so worker threads see them too; a
+ * test may register one of its own, which then exists only in its own thread.
+ */
+export function registerAttack(spec: AnyAttackSpec): void {
+  if (!/^[a-z][a-z0-9-]*$/.test(spec.name) || spec.name === 'none') {
+    throw new Error(`attack name "${spec.name}" must be lower-case letters, digits and dashes, and not "none"`);
   }
+  if (specs.some((s) => s.name === spec.name)) throw new Error(`attack "${spec.name}" is already registered`);
+  // A new array, so that whoever built something from the previous one (the config schema) can tell.
+  specs = [...specs, spec];
 }
 
-/** The victim's poisoned training set for a (non-`none`) attack. */
-export function poisonFromConfig(train: Dataset, attack: AttackConfig, seed: number, assets: AttackAssets = {}): PoisonedSet {
-  const trigger = triggerFromConfig(attack, assets);
-  const opts = { rate: attack.poisonRate, target: attack.target, seed };
-  switch (attack.name) {
-    case 'sig':
-      return poisonCleanLabel(train, trigger, opts);
-    case 'lc': {
-      const c = section(attack.lc, 'lc');
-      const robust = assets.robust;
-      if (!robust) throw new Error('attack "lc" needs its adversarially trained model (the runner\'s lc-robust stage)');
-      return poisonCleanLabel(train, trigger, {
-        ...opts,
-        prepare: (chosen) => craftAdversarial(robust, chosen, { epsilon: c.epsilon, stepSize: c.stepSize, steps: c.steps, progress: assets.progress }),
-      });
-    }
-    case 'wanet': {
-      const c = section(attack.wanet, 'wanet');
-      return poisonWanet(train, { ...opts, crossRatio: c.crossRatio, warp: { k: c.k, s: c.s, gridRescale: c.gridRescale, seed: attack.patternSeed } });
-    }
-    default:
-      return poisonDirtyLabel(train, trigger, opts);
+registerAttack(badnetsAttack);
+registerAttack(blendedAttack);
+registerAttack(sigAttack);
+registerAttack(wanetAttack);
+registerAttack(lcAttack);
+registerAttack(ssbaAttack);
+
+/** The registered attacks, in registration order; the same array until the next registerAttack. */
+export function attackSpecs(): readonly AnyAttackSpec[] {
+  return specs;
+}
+
+export function attackNames(): string[] {
+  return specs.map((s) => s.name);
+}
+
+export function getAttack(name: string): AnyAttackSpec {
+  const spec = specs.find((s) => s.name === name);
+  if (!spec) throw new Error(`unknown attack "${name}" (attacks: ${attackNames().join(', ')})`);
+  return spec;
+}
+
+/** How reports name an attack; the name itself for one not registered (the clean model's `none`). */
+export function attackLabel(name: string): string {
+  return specs.find((s) => s.name === name)?.label ?? name;
+}
+
+/** The attack's own settings out of a parsed attack config (its section, or its top-level fields). */
+export function settingsOf(attack: AttackConfig): Record<string, unknown> {
+  const spec = getAttack(attack.name);
+  if (spec.placement === 'top-level') return Object.fromEntries(Object.keys(spec.settings.shape).map((k) => [k, attack[k]]));
+  const section = attack[spec.name];
+  if (!section) throw new Error(`attack "${spec.name}" has no settings section (parse the config with parseConfig)`);
+  return section as Record<string, unknown>;
+}
+
+/** The test-time trigger. `asset` is what the attack's assets hook returned (armAttack passes it). */
+export function triggerFromConfig(attack: AttackConfig, asset?: unknown): Trigger {
+  const spec = getAttack(attack.name);
+  if (spec.assets && asset === undefined) {
+    throw new Error(`attack "${spec.name}" needs what its assets hook trains first (Experiment.poison() builds it)`);
   }
+  return spec.trigger(settingsOf(attack), attack, asset);
+}
+
+/** An attack ready to poison: its assets trained (or loaded), its trigger built. */
+export interface ArmedAttack {
+  trigger: Trigger;
+  /** Key of the asset stage, which the poison stage lists as an input; absent when the attack has none. */
+  assetKey?: string;
+  cleanLabel: boolean;
+  storesPixels: boolean;
+  /** The victim's poisoned training set. */
+  poison(train: Dataset): PoisonedSet;
+  /** Frees what only poisoning needed; the trigger stays usable. */
+  release(): void;
+}
+
+export async function armAttack(attack: AttackConfig, ctx: AssetContext): Promise<ArmedAttack> {
+  const spec = getAttack(attack.name);
+  const settings = settingsOf(attack);
+  const built = spec.assets ? await spec.assets(settings, ctx) : undefined;
+  const asset = built?.value;
+  const trigger = triggerFromConfig(attack, asset);
+  return {
+    trigger,
+    assetKey: built?.key,
+    cleanLabel: spec.cleanLabel,
+    storesPixels: spec.storesPixels ?? false,
+    poison(train) {
+      if (spec.poison) return spec.poison(train, trigger, settings, { attack, seed: ctx.seed, asset, progress: ctx.progress });
+      const opts = { rate: attack.poisonRate, target: attack.target, seed: ctx.seed };
+      return spec.cleanLabel ? poisonCleanLabel(train, trigger, opts) : poisonDirtyLabel(train, trigger, opts);
+    },
+    release() {
+      if (asset !== undefined) spec.releaseAfterPoisoning?.(asset);
+    },
+  };
 }

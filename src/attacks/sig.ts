@@ -10,6 +10,9 @@
  * C-Acc 91.17% and ASR 81.33%; Δ = 60 (`--attack-config '{"delta":60}'`) 91.18% and 91.47%. The default stays
  * at the reference's 40.
  */
+import { z } from 'zod';
+import { positive } from '../configFields';
+import { AttackSpec } from './spec';
 import { Trigger } from './trigger';
 
 export interface SigOptions {
@@ -48,3 +51,21 @@ export function sig(opts: SigOptions = {}): Trigger {
     },
   };
 }
+
+/** BackdoorBench config/attack/sig/default.yaml. */
+const settings = z
+  .object({
+    /** Amplitude in 0–255 pixel units. */
+    delta: z.number().gt(0, 'must be in (0, 255]').max(255, 'must be in (0, 255]').default(40),
+    /** Periods across the image width. */
+    frequency: positive().default(6),
+  })
+  .strict();
+
+export const sigAttack: AttackSpec<z.output<typeof settings>> = {
+  name: 'sig',
+  label: 'SIG',
+  settings,
+  cleanLabel: true,
+  trigger: (s) => sig({ delta: s.delta, frequency: s.frequency }),
+};

@@ -14,10 +14,13 @@
  * ASR 93.53%; s = 1 gives 90.74% and 98.26%.
  */
 import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { int, positive } from '../configFields';
 import { Dataset, imageSize } from '../data/dataset';
 import { Rng } from '../rng';
 import { bicubicUpsample, gridSample } from './gridSample';
 import { assertTarget, PoisonedSet } from './poison';
+import { AttackSpec } from './spec';
 import { applyTrigger, Trigger } from './trigger';
 
 export interface WanetOptions {
@@ -129,4 +132,33 @@ export function poisonWanet(train: Dataset, opts: WanetPoisonOptions): PoisonedS
     idx.forEach((i, k) => dataset.images.set(buf.subarray(k * size, (k + 1) * size), i * size));
   }
   return { dataset, poisonedIndices, crossIndices };
+}
+
+/** The warping field (BackdoorBench config/attack/wanet/default.yaml); the field's seed is attack.patternSeed. */
+const settings = z
+  .object({
+    /** Side of the random control grid that is upsampled to the image size. */
+    k: int(2).default(4),
+    /** Strength of the warp. */
+    s: positive().default(0.5),
+    gridRescale: positive().default(1),
+    /** Noise-mode samples (warp + random noise, true label) per poisoned sample. */
+    crossRatio: z.number().min(0, 'must be >= 0').default(2),
+  })
+  .strict();
+
+export const wanetAttack: AttackSpec<z.output<typeof settings>> = {
+  name: 'wanet',
+  label: 'WaNet',
+  settings,
+  cleanLabel: false,
+  trigger: (c, attack) => wanet(warpOptions(c, attack.patternSeed)),
+  // The noise mode needs the warp's grid, not just a stamped image, hence its own poisoning.
+  poison: (train, _trigger, c, { attack, seed }) => poisonWanet(train, {
+    rate: attack.poisonRate, target: attack.target, seed, crossRatio: c.crossRatio, warp: warpOptions(c, attack.patternSeed),
+  }),
+};
+
+function warpOptions(c: z.output<typeof settings>, seed: number): WanetOptions {
+  return { k: c.k, s: c.s, gridRescale: c.gridRescale, seed };
 }

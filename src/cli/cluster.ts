@@ -7,23 +7,30 @@ import * as os from 'os';
 import * as path from 'path';
 import { z } from 'zod';
 import { CommandSpec, ParsedArgs, UsageError } from './args';
+import { Command } from './command';
+import { datasetNames } from '../data/registry';
+import { registeredName } from '../experiment/config';
 
-export const cellCommand: CommandSpec = {
-  name: 'cell',
-  summary: 'run exactly one cell of a study (`cell <cell-id> --study study.json`): what each Slurm job of `reproduce --executor slurm` runs',
-  options: [
-    { name: 'study', type: 'string', help: 'the study as JSON (reproduce --executor slurm writes it to <runs-dir>/slurm/<hash>/study.json)' },
-    { name: 'runs-dir', type: 'string', help: "artifact cache directory (default: the study file's runsDir)" },
-    { name: 'require-deps', type: 'flag', help: "fail unless every dependency's cell record is visible (Slurm jobs: catches storage that is not shared)" },
-    { name: 'backend', type: 'string', help: 'force a TF.js backend', choices: ['node', 'wasm', 'cpu'] },
-    { name: 'engine', type: 'string', help: 'force the compute engine (default: native when its addon loaded, else wasm)', choices: ['native', 'wasm'] },
-    { name: 'threads', type: 'int', help: 'native engine threads (default 1)' },
-    { name: 'json', type: 'flag', help: 'print the cell summary as JSON' },
-    { name: 'help', type: 'flag', help: 'show this help' },
-  ],
+export const cellCommand: Command = {
+  spec: {
+    name: 'cell',
+    summary: 'run exactly one cell of a study (`cell <cell-id> --study study.json`): what each Slurm job of `reproduce --executor slurm` runs',
+    options: [
+      { name: 'study', type: 'string', help: 'the study as JSON (reproduce --executor slurm writes it to <runs-dir>/slurm/<hash>/study.json)' },
+      { name: 'runs-dir', type: 'string', help: "artifact cache directory (default: the study file's runsDir)" },
+      { name: 'require-deps', type: 'flag', help: "fail unless every dependency's cell record is visible (Slurm jobs: catches storage that is not shared)" },
+      { name: 'backend', type: 'string', help: 'force a TF.js backend', choices: ['node', 'wasm', 'cpu'] },
+      { name: 'engine', type: 'string', help: 'force the compute engine (default: native when its addon loaded, else wasm)', choices: ['native', 'wasm'] },
+      { name: 'threads', type: 'int', help: 'native engine threads (default 1)' },
+      { name: 'json', type: 'flag', help: 'print the cell summary as JSON' },
+      { name: 'help', type: 'flag', help: 'show this help' },
+    ],
+  },
+  positional: true,
+  run: (a, cellId) => runCellCommand(cellId, a),
 };
 
-/** reproduce's options for the cluster; cli.ts adds them to its option table. */
+/** reproduce's options for the cluster; reproduce.ts adds them to its option table. */
 export const clusterReproduceOptions: CommandSpec['options'] = [
   { name: 'executor', type: 'string', help: 'where cells run: worker threads here, or one Slurm job each', default: 'local', choices: ['local', 'slurm'] },
   { name: 'detach', type: 'flag', help: 'slurm: submit and exit; build the report later with --report-only' },
@@ -41,7 +48,7 @@ export const clusterReproduceOptions: CommandSpec['options'] = [
 // The study file is written by `reproduce` but may be edited or copied by hand; unknown fields pass through
 // so that fields added to StudyConfig later still reach executeCell.
 const StudySchema = z.object({
-  dataset: z.enum(['fashion-mnist', 'mnist', 'cifar10', 'synthetic']),
+  dataset: registeredName(datasetNames),
   dataDir: z.string().optional(),
   attacks: z.array(z.string()),
   defenses: z.array(z.string()),
@@ -124,7 +131,7 @@ export async function runCellCommand(cellId: string | undefined, a: ParsedArgs):
 
 /** `reproduce --executor slurm` and `reproduce --report-only`, after cli.ts has turned the flags into a study. */
 export async function runClusterReproduce(study: import('../experiment/study').StudyConfig, a: ParsedArgs, signal: AbortSignal): Promise<number> {
-  const { reportFromRecords, reproduceOnSlurm } = await import('../experiment/slurm');
+  const { reportFromRecords, reproduceOnSlurm } = await import('../report/reproduce');
   const outDir = path.resolve((a.out as string | undefined) ?? path.join('reports', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)));
   const images = !a.noImages;
   if (a.reportOnly) {

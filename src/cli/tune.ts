@@ -5,8 +5,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { CommandSpec, ParsedArgs, UsageError } from './args';
+import { Command } from './command';
 
-export const tuneCommand: CommandSpec = {
+const tuneSpec: CommandSpec = {
   name: 'tune',
   summary: "a defense's settings grid on the tuning models (seed 100, targets 1 and 7, BadNets and Blended), picked by claim 1's rule",
   options: [
@@ -59,3 +60,5 @@ export async function runTune(a: ParsedArgs): Promise<number> {
   }
   return 0;
 }
+
+export const tuneCommand: Command = { spec: tuneSpec, needsEngine: true, run: runTune };

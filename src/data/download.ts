@@ -1,11 +1,8 @@
 /**
  * Small HTTP(S) download helpers built on Node's own modules, so provisioning data needs no extra deps.
  */
-import { createHash, randomBytes } from 'crypto';
-import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
-import * as path from 'path';
 
 export interface HttpGetOptions {
   maxRedirects?: number;
@@ -63,24 +60,4 @@ export function httpGetBuffer(url: string, opts: HttpGetOptions = {}): Promise<B
     req.setTimeout(idleTimeoutMs, () => req.destroy(new Error(`no data for ${idleTimeoutMs} ms`)));
     req.on('error', (e) => reject(new Error(`GET ${url}: ${e.message}`)));
   });
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-/**
- * Write via a temp file in the same directory and rename, so a crash or a concurrent reader never sees a
- * half-written file under the final name.
- */
-export function writeFileAtomic(file: string, bytes: Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
 }

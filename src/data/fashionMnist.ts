@@ -5,7 +5,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { assertValid, Dataset } from './dataset';
-import { httpGetBuffer, sha256Hex, writeFileAtomic } from './download';
+import { writeFileAtomicSync } from '../io/durable';
+import { sha256Hex } from '../io/hash';
+import { httpGetBuffer } from './download';
 import { maybeGunzip, readIdxImages, readIdxLabels } from './idx';
 import { LOCAL_DATA_DIR } from './paths';
 
@@ -139,7 +141,7 @@ export async function downloadFashionMnist(opts: FashionMnistOptions = {}): Prom
       throw new Error(`${name} (downloaded from ${url}): SHA-256 of the content is ${actual}, expected ` +
         `${expected}; the file was not saved`);
     }
-    writeFileAtomic(path.join(dir, name), body);
+    writeFileAtomicSync(path.join(dir, name), body);
     log(`Fashion-MNIST: saved ${path.join(dir, name)} (${body.length} bytes, SHA-256 verified)`);
   }
   return dir;

@@ -9,4 +9,4 @@ export * from './synthetic';
 export * from './splits';
 export * from './batches';
 export { PACKAGE_ROOT, LOCAL_DATA_DIR } from './paths';
-export { httpGetBuffer, sha256Hex, writeFileAtomic } from './download';
+export { httpGetBuffer } from './download';

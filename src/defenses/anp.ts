@@ -41,14 +41,15 @@ import { accuracy, attackSuccessRate, predict } from '../metrics';
 import { disposeModel } from '../models/model';
 import { Model } from '../models/spec';
 import { Rng } from '../rng';
-import { batchTensor, labelTensor } from '../train/augment';
+import { batchTensor } from '../train/augment';
+import { labelsTensor } from '../data/batches';
 import { createProgress } from '../train/progress';
 import { Sgd } from '../train/sgd';
 import {
   anpIteration, batchNormLayers, disposeNoise, disposeVars, filledVars, NeuronVars, neuronsAtOrBelow, pruneNeurons,
   randomNoise, rankNeurons, RankedNeuron,
 } from './anpMasks';
-import { belowOne, ConfigurableDefense, fraction, int, nonNegative, positive, withSeed } from './config';
+import { belowOne, ConfigurableDefense, enumOf, fraction, int, nonNegative, positive, withSeed } from './config';
 import { DefenseData, DefenseResult } from './types';
 
 export interface AnpConfig {
@@ -99,9 +100,6 @@ export interface AnpCandidate {
   /** Only with 'oracle-asr'. */
   validationAsr?: number;
 }
-
-const enumOf = <T extends string>(values: readonly [T, ...T[]]) =>
-  z.enum(values, { errorMap: () => ({ message: `must be one of ${values.map((v) => `"${v}"`).join(', ')}` }) });
 
 export const ANP_SCHEMA: z.ZodType<AnpConfig, z.ZodTypeDef, unknown> = z.object({
   lr: positive().default(0.05),
@@ -174,7 +172,7 @@ export function optimiseMasks(model: Model, data: Dataset, c: AnpConfig, seed: n
     for (let it = 0; it < c.iterations; it++) {
       const idx = Int32Array.from({ length: c.batchSize }, () => rng.int(data.n));
       const x = batchTensor(data, idx);
-      const y = labelTensor(data, idx);
+      const y = labelsTensor(data, idx);
       const noise = c.eps > 0 ? randomNoise(layers, c.eps, noiseRng) : undefined;
       try {
         const r = anpIteration(model, masks, opt, x, y, noise, c);

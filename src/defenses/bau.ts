@@ -42,11 +42,13 @@ import { cloneModel, disposeModel, forward } from '../models/model';
 import { Model } from '../models/spec';
 import { Rng } from '../rng';
 import { Adam } from '../train/adam';
-import { batchTensor, labelTensor } from '../train/augment';
+import { batchTensor } from '../train/augment';
+import { labelsTensor } from '../data/batches';
 import { crossEntropy } from '../train/loss';
 import { createProgress, ProgressMode } from '../train/progress';
-import { cosineLr } from '../train/sgd';
-import { ConfigurableDefense, fraction, int, nonNegative, positive, withSeed } from './config';
+import { DivergenceError } from '../train/gradients';
+import { LoopHooks, runEpochs } from '../train/loop';
+import { ConfigurableDefense, enumOf, fraction, int, nonNegative, positive, withSeed } from './config';
 import { BilevelProblem, crossEntropy2, enableSecondOrderGradients, fixedPointHypergradient } from './hypergradient';
 import { DefenseData, DefenseResult } from './types';
 
@@ -97,11 +99,11 @@ const schema: z.ZodType<BauConfig, z.ZodTypeDef, unknown> = z.object({
   lr: positive().default(1e-3),
   weightDecay: nonNegative().default(0),
   amsgrad: z.boolean({ invalid_type_error: 'must be true or false' }).default(true),
-  schedule: z.enum(['constant', 'cosine'], { errorMap: () => ({ message: 'must be "constant" or "cosine"' }) }).default('constant'),
+  schedule: enumOf(['constant', 'cosine']).default('constant'),
   innerLr: positive().default(0.1),
   perturbLr: positive().default(10),
   searchPasses: int(1).default(1),
-  perturbStep: z.enum(['sgd', 'normalized'], { errorMap: () => ({ message: 'must be "sgd" or "normalized"' }) }).default('sgd'),
+  perturbStep: enumOf(['sgd', 'normalized']).default('sgd'),
   perturbRadius: nonNegative().default(0.1),
   l2Penalty: nonNegative().default(0.001),
   portion: fraction().default(0.1),
@@ -201,17 +203,6 @@ function perturbationEffect(model: Model, clean: Dataset, delta: tf.Tensor, batc
 
 interface Batch { x: tf.Tensor4D; y: tf.Tensor1D }
 
-/** The fixed clean batches of the unlearning step (the reference's images_list / labels_list). */
-function fixedBatches(clean: Dataset, batchSize: number, rng: Rng): Batch[] {
-  const order = rng.permutation(clean.n);
-  const batches: Batch[] = [];
-  for (let start = 0; start < clean.n; start += batchSize) {
-    const idx = order.subarray(start, Math.min(clean.n, start + batchSize));
-    batches.push({ x: batchTensor(clean, idx), y: labelTensor(clean, idx) });
-  }
-  return batches;
-}
-
 /** The bilevel problem of one unlearning step on `batch`; `inner` is the first batch, cut to innerBatchSize. */
 export function unlearningProblem(model: Model, batch: Batch, inner: Batch, mask: tf.Tensor, c: BauConfig): BilevelProblem {
   const at = (params: ParamRecord): Model => ({ ...model, params });
@@ -229,6 +220,30 @@ function perturbationMask(n: number, portion: number, rng: Rng): tf.Tensor4D {
   return tf.tensor4d(m, [n, 1, 1, 1]);
 }
 
+/**
+ * One unlearning step, in place: δ on a random `portion` of the batch, the hypergradient of the outer loss,
+ * an Adam step. Reports each step's outer loss and implicit/direct ratio to `record`.
+ */
+function unlearningStep(optimizer: Adam, inner: Batch, delta: tf.Tensor, c: BauConfig,
+  record: (outerLoss: number, ratio: number) => void): LoopHooks['step'] {
+  return (model, batch, lr, rng) => {
+    const mask = perturbationMask(batch.y.shape[0], c.portion, rng);
+    let h: ReturnType<typeof fixedPointHypergradient>;
+    try {
+      h = fixedPointHypergradient(unlearningProblem(model, batch, inner, mask, c), delta, model.params, { K: c.K });
+    } finally {
+      mask.dispose();
+    }
+    if (!Number.isFinite(h.outerLoss)) {
+      for (const g of Object.values(h.grads)) g.dispose();
+      throw new DivergenceError(-1, -1, h.outerLoss);
+    }
+    model.params = optimizer.step(model.params, h.grads, lr);
+    record(h.outerLoss, h.directNorm > 0 ? h.implicitNorm / h.directNorm : 0);
+    return { loss: h.outerLoss };
+  };
+}
+
 /** I-BAU on a copy of `initial`; returns the unlearned model and one summary per round. */
 export function unlearn(initial: Model, clean: Dataset, c: BauConfig & { seed: number }, hooks: BauHooks = {}): { model: Model; rounds: RoundSummary[] } {
   if (clean.n < 2) throw new Error(`BAU: the clean split has ${clean.n} images; need at least 2`);
@@ -237,14 +252,13 @@ export function unlearn(initial: Model, clean: Dataset, c: BauConfig & { seed: n
   const rng = Rng.derive(c.seed, 'bau');
   const model = cloneModel(initial);
   const optimizer = new Adam({ lr: c.lr, weightDecay: c.weightDecay, amsgrad: c.amsgrad });
-  const batches = fixedBatches(clean, c.batchSize, rng);
-  const innerN = Math.min(c.innerBatchSize, batches[0].y.shape[0]);
-  const inner: Batch = {
-    x: batches[0].x.slice([0, 0, 0, 0], [innerN, -1, -1, -1]) as tf.Tensor4D,
-    y: batches[0].y.slice([0], [innerN]) as tf.Tensor1D,
-  };
+  // The clean batches are fixed once (the reference's images_list); the inner loss reads the first one.
+  const order = rng.permutation(clean.n);
+  const innerRows = order.subarray(0, Math.min(c.innerBatchSize, c.batchSize, clean.n));
+  const inner: Batch = { x: batchTensor(clean, innerRows), y: labelsTensor(clean, innerRows) };
   const progress = createProgress('BAU', hooks.progress);
-  const steps = c.rounds * c.unlearnPasses * batches.length;
+  const stepsPerRound = c.unlearnPasses * Math.ceil(clean.n / c.batchSize);
+  const steps = c.rounds * stepsPerRound;
   const summaries: RoundSummary[] = [];
   let step = 0;
   try {
@@ -256,30 +270,26 @@ export function unlearn(initial: Model, clean: Dataset, c: BauConfig & { seed: n
       let lossSum = 0;
       let ratioSum = 0;
       let count = 0;
-      for (let pass = 0; pass < c.unlearnPasses; pass++) {
-        for (const [b, batch] of batches.entries()) {
-          const mask = perturbationMask(batch.y.shape[0], c.portion, rng);
-          let h: ReturnType<typeof fixedPointHypergradient>;
-          try {
-            h = fixedPointHypergradient(unlearningProblem(model, batch, inner, mask, c), delta, model.params, { K: c.K });
-          } finally {
-            mask.dispose();
-          }
-          if (!Number.isFinite(h.outerLoss)) {
-            for (const g of Object.values(h.grads)) g.dispose();
-            delta.dispose();
-            throw new Error(`BAU diverged: outer loss ${h.outerLoss} in round ${round}, batch ${b + 1}; lower lr or perturbLr`);
-          }
-          const lr = c.schedule === 'cosine' ? cosineLr(c.lr, step, steps) : c.lr;
-          model.params = optimizer.step(model.params, h.grads, lr);
-          lossSum += h.outerLoss;
-          ratioSum += h.directNorm > 0 ? h.implicitNorm / h.directNorm : 0;
-          count++;
-          step++;
-          progress.step(step, steps, `round ${round}/${c.rounds} loss ${(lossSum / count).toFixed(3)}`);
-        }
+      // Round means are over steps, not images (the loop's epoch means weigh by batch size).
+      const record = (outerLoss: number, ratio: number) => {
+        lossSum += outerLoss;
+        ratioSum += ratio;
+        count++;
+        step++;
+        progress.step(step, steps, `round ${round}/${c.rounds} loss ${(lossSum / count).toFixed(3)}`);
+      };
+      try {
+        // Every pass is in eval mode, so a batch of one image is kept, as in the reference.
+        runEpochs(model, clean, rng, {
+          epochs: c.unlearnPasses, batchSize: c.batchSize, lr: c.lr, schedule: c.schedule,
+          scheduleSpan: { done: (round - 1) * stepsPerRound, total: steps }, order, minBatch: 1, progress: 'silent',
+        }, { step: unlearningStep(optimizer, inner, delta, c, record) });
+      } catch (e) {
+        if (!(e instanceof DivergenceError)) throw e;
+        throw new Error(`BAU diverged: outer loss ${e.loss} in round ${round}, batch ${e.step}; lower lr or perturbLr`);
+      } finally {
+        delta.dispose();
       }
-      delta.dispose();
       const summary: RoundSummary = {
         round, perturbationNorm, perturbedAccuracy: effect.accuracy, dominantClass: effect.dominantClass,
         dominantShare: effect.dominantShare, outerLoss: lossSum / count,
@@ -299,7 +309,6 @@ export function unlearn(initial: Model, clean: Dataset, c: BauConfig & { seed: n
   } finally {
     progress.done();
     optimizer.dispose();
-    for (const b of batches) { b.x.dispose(); b.y.dispose(); }
     inner.x.dispose();
     inner.y.dispose();
   }

@@ -35,19 +35,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { Dataset } from '../data/dataset';
-import { BatchStats } from '../models/layers';
 import { cloneModel, disposeModel, features, head } from '../models/model';
 import { Model } from '../models/spec';
 import { Rng } from '../rng';
 import { Adam } from '../train/adam';
-import { batchTensor, labelTensor } from '../train/augment';
-import { crossEntropy } from '../train/loss';
-import { applyBatchStats, disposeStats, lossAndGrads } from '../train/train';
+import { runEpochs } from '../train/loop';
+import { crossEntropy, mse } from '../train/loss';
+import { CustomLossContext, gradientStep } from '../train/step';
 import {
   disposeReversal, frozenGenerator, mixedBatch, ReversalConfig, reverseRound, RoundReport, startReversal, TrainedGenerator,
 } from './btiReversal';
 import { DefenseData } from './types';
-import { ConfigurableDefense, fraction, int, nonNegative, positive, withSeed } from './config';
+import { ConfigurableDefense, enumOf, fraction, int, nonNegative, positive, withSeed } from './config';
 
 export interface BtiConfig extends ReversalConfig {
   /** Reversal + unlearning rounds (`nround` 3 in the authors' defense.sh). */
@@ -78,10 +77,10 @@ export function givenTarget(c: { targetGiven: boolean }, data: DefenseData, who:
 export const reversalSchema = z.object({
   batchSize: int(2).default(128),
   generatorBatchSize: int(2).default(32),
-  generatorKind: z.enum(['unet', 'blend'], { errorMap: () => ({ message: 'must be "unet" or "blend"' }) }).default('unet'),
+  generatorKind: enumOf(['unet', 'blend']).default('unet'),
   generatorFilters: int(1).default(8),
   generatorLevels: int(1).default(2),
-  generatorNorm: z.enum(['instance', 'none'], { errorMap: () => ({ message: 'must be "instance" or "none"' }) }).default('none'),
+  generatorNorm: enumOf(['instance', 'none']).default('none'),
   generatorCoords: z.boolean({ invalid_type_error: 'must be true or false' }).default(false),
   generatorLr: positive().default(3e-3),
   pretrainEpochs: int(0).default(1),
@@ -94,7 +93,7 @@ export const reversalSchema = z.object({
   benignBound: positive().default(3),
   benignWeight: nonNegative().default(0.01),
   detectNoise: nonNegative().default(0.03),
-  targetRule: z.enum(['generator', 'scan'], { errorMap: () => ({ message: 'must be "generator" or "scan"' }) }).default('scan'),
+  targetRule: enumOf(['generator', 'scan']).default('scan'),
   scanSteps: int(1).default(250),
   scanBatchSize: int(2).default(32),
   scanLr: positive().default(0.1),
@@ -111,57 +110,29 @@ const schema = reversalSchema.extend({
   targetGiven: z.boolean({ invalid_type_error: 'must be true or false' }).default(false),
 }).strict();
 
-/** Mean squared difference, as torch.nn.MSELoss. */
-function mse(a: tf.Tensor, b: tf.Tensor): tf.Scalar {
-  return tf.mean(tf.squaredDifference(a, b));
-}
-
 /**
- * One unlearning step (in place on `model`): mix G(x) into the batch, keep the true labels, and minimise
+ * The unlearning loss on a batch whose images were mixed with G(x) (labels kept true):
  * CE(f(x_mix), y) + w·MSE(φ(x_clean), φ(x_mix)). Both forward passes run in train mode and both fold
  * their batch statistics into the running ones, clean first, as two PyTorch forward calls would.
  */
-export function unlearnStep(model: Model, optimizer: Adam, x: tf.Tensor4D, y: tf.Tensor1D, gen: TrainedGenerator,
-  share: number, featureWeight: number, rng: Rng): number {
-  const mixed = mixedBatch(x, gen.generate, share, rng);
-  const cleanStats: BatchStats = {};
-  try {
-    const r = lossAndGrads(model, (m, stats) => {
-      const fClean = features(m, x, { training: true }, cleanStats);
-      const fMix = features(m, mixed.x, { training: true }, stats);
-      const ce = crossEntropy(head(m.params, fMix), y);
-      return (featureWeight > 0 ? tf.add(ce, tf.mul(mse(fClean, fMix), featureWeight)) : ce) as tf.Scalar;
-    });
-    model.params = optimizer.step(model.params, r.grads);
-    applyBatchStats(model, cleanStats);
-    applyBatchStats(model, r.stats);
-    return r.loss;
-  } catch (e) {
-    disposeStats(cleanStats);
-    throw e;
-  } finally {
-    mixed.x.dispose();
-  }
+export function unlearningLoss(featureWeight: number) {
+  return ({ model: m, x, xClean, y, stats }: CustomLossContext): tf.Scalar => {
+    const fClean = features(m, xClean, { training: true }, stats());
+    const fMix = features(m, x, { training: true }, stats());
+    const ce = crossEntropy(head(m.params, fMix), y);
+    return (featureWeight > 0 ? tf.add(ce, tf.mul(mse(fClean, fMix), featureWeight)) : ce) as tf.Scalar;
+  };
 }
 
-function unlearnEpoch(model: Model, optimizer: Adam, data: Dataset, gen: TrainedGenerator, c: BtiConfig, rng: Rng): number {
-  const order = rng.permutation(data.n);
-  let lossSum = 0;
-  let seen = 0;
-  for (let s = 0; s < data.n; s += c.batchSize) {
-    const idx = order.subarray(s, Math.min(data.n, s + c.batchSize));
-    if (idx.length < 2) continue;
-    const x = batchTensor(data, idx);
-    const y = labelTensor(data, idx);
-    try {
-      lossSum += unlearnStep(model, optimizer, x, y, gen, c.share, c.featureWeight, rng) * idx.length;
-      seen += idx.length;
-    } finally {
-      x.dispose();
-      y.dispose();
-    }
-  }
-  return lossSum / seen;
+/** One round's unlearning (in place on `model`, with the Adam shared by all rounds); the last epoch's loss. */
+function unlearnRound(model: Model, optimizer: Adam, data: Dataset, gen: TrainedGenerator, c: BtiConfig, rng: Rng): number {
+  const { history } = runEpochs(model, data, rng, {
+    epochs: c.unlearnEpochs, batchSize: c.batchSize, lr: c.unlearnLr, schedule: 'constant', progress: 'silent',
+  }, {
+    mapBatch: (x, _y, _idx, r) => mixedBatch(x, gen.generate, c.share, r).x,
+    step: gradientStep(optimizer, { loss: unlearningLoss(c.featureWeight) }),
+  });
+  return history[history.length - 1].loss;
 }
 
 function describeRound(r: RoundReport): string {
@@ -198,8 +169,7 @@ export const bti: ConfigurableDefense<BtiConfig> = {
         const ulStart = Date.now();
         const rng = Rng.derive(c.seed, `bti-unlearn-${n}`);
         const gen = frozenGenerator(state.generator);
-        let loss = NaN;
-        for (let e = 0; e < c.unlearnEpochs; e++) loss = unlearnEpoch(model, optimizer, clean, gen, c, rng);
+        const loss = unlearnRound(model, optimizer, clean, gen, c, rng);
         const unlearnSeconds = (Date.now() - ulStart) / 1000;
         log(`BTI round ${n}: unlearning ${c.unlearnEpochs} epochs, loss ${loss.toFixed(4)}, ${unlearnSeconds.toFixed(1)}s`);
         rounds.push({ ...report, unlearnLoss: loss, unlearnSeconds });

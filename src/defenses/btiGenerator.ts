@@ -219,12 +219,6 @@ export function generate(spec: GeneratorSpec, params: ParamRecord, x: tf.Tensor4
   });
 }
 
-export function cloneGenerator(g: Generator): Generator {
-  const params: ParamRecord = {};
-  for (const [k, v] of Object.entries(g.params)) params[k] = v.clone();
-  return { spec: { ...g.spec }, params };
-}
-
 export function disposeGenerator(g: Generator): void {
   for (const t of Object.values(g.params)) t.dispose();
 }

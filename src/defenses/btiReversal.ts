@@ -39,8 +39,9 @@ import { features, head } from '../models/model';
 import { Model } from '../models/spec';
 import { Rng } from '../rng';
 import { Adam } from '../train/adam';
-import { batchTensor, labelTensor } from '../train/augment';
-import { crossEntropy } from '../train/loss';
+import { batchTensor } from '../train/augment';
+import { labelsTensor } from '../data/batches';
+import { crossEntropy, mse } from '../train/loss';
 import { createGenerator, defaultGeneratorSpec, disposeGenerator, generate, Generator, GeneratorSpec } from './btiGenerator';
 import { ScanConfig, ScanResult, scanTargets } from './targetScan';
 
@@ -290,11 +291,6 @@ const above = (threshold: number) => tf.customGrad(((v: tf.Tensor) => ({
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
 })) as any) as (v: tf.Tensor) => tf.Tensor;
 
-/** Mean squared difference of two tensors, as torch.nn.MSELoss. */
-function mse(a: tf.Tensor, b: tf.Tensor): tf.Scalar {
-  return tf.mean(tf.squaredDifference(a, b));
-}
-
 /**
  * Stage 1: make G prediction- and feature-preserving (`pretrain.py`). Updates `gen.params` in place.
  * `feats` are the cached clean features of `data`.
@@ -342,7 +338,7 @@ export function learnFeatureMask(model: Model, data: Dataset, feats: FeatureCach
     for (let e = 0; e < cfg.maskEpochs; e++) {
       for (const idx of batches(data.n, cfg.batchSize, rng)) {
         const f = featureRows(feats, idx);
-        const y = labelTensor(data, idx);
+        const y = labelsTensor(data, idx);
         try {
           adamStep(record, optimizer, 'feature mask', (p) => {
             const m = maskFromLogits(p.mask);

@@ -17,6 +17,12 @@ export const fraction = () => z.number({ invalid_type_error: 'must be a number' 
 export const belowOne = () => z.number({ invalid_type_error: 'must be a number' }).min(0, 'must be in [0, 1)').lt(1, 'must be in [0, 1)');
 export const int = (min: number) => z.number({ invalid_type_error: 'must be a number' })
   .int(`must be an integer >= ${min}`).min(min, `must be an integer >= ${min}`);
+/** A string choice whose message lists the choices: `must be "a" or "b"`, or `must be one of "a", "b", "c"`. */
+export const enumOf = <T extends string>(values: readonly [T, ...T[]]) => {
+  const quoted = values.map((v) => `"${v}"`);
+  const message = quoted.length === 2 ? `must be ${quoted[0]} or ${quoted[1]}` : `must be one of ${quoted.join(', ')}`;
+  return z.enum(values, { errorMap: () => ({ message }) });
+};
 
 /** The fine-tuning recipe every tuning defense shares (README of the FST code: SGD 0.01, momentum 0.9, cosine, batch 128). */
 export interface Recipe {
@@ -40,7 +46,7 @@ export function recipeFields(d: Recipe) {
     lr: positive().default(d.lr),
     momentum: belowOne().default(d.momentum),
     weightDecay: nonNegative().default(d.weightDecay),
-    schedule: z.enum(['cosine', 'constant'], { errorMap: () => ({ message: 'must be "cosine" or "constant"' }) }).default(d.schedule),
+    schedule: enumOf(['cosine', 'constant']).default(d.schedule),
     crop: int(0).default(d.crop),
     flip: z.boolean({ invalid_type_error: 'must be true or false' }).default(d.flip),
   };

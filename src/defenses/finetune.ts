@@ -1,58 +1,24 @@
 /**
- * The fine-tuning loop shared by the tuning-based defenses (FT, EP, FST, SAM; reusable by BTI and PAM):
- * cross-entropy on a dataset, SGD or Adam, cosine or constant learning rate, seeded shuffling, optional
- * label smoothing, and four small hooks that express what makes each defense different:
- *
- * - `extraLoss`     a term added to the batch loss inside the gradient tape (FST's α·⟨W, W_orig⟩);
- * - `perturbation`  a two-pass gradient: from the parameters and their gradient g at θ, return ε; the
- *                   gradient taken at θ + ε is applied at θ (SAM / ASAM; PAM);
- * - `project`       a post-step projection returning replacements for the parameters it changes (FST's
- *                   head-norm rescaling);
- * - `mapBatch`      replaces the images of a batch before the step (mixing in generated or triggered
- *                   images while keeping the true labels).
- *
- * The input model is never modified. Batch-norm running statistics are updated from the first (unperturbed)
- * forward pass only, as SAM implementations do by disabling running stats in the second pass. Live tensor
- * counts do not grow across epochs (tested), so long runs cannot leak.
+ * The fine-tuning recipe of the tuning-based defenses (FT, EP, FST, SAM): cross-entropy on a dataset,
+ * SGD or Adam, cosine or constant learning rate, seeded shuffling, optional label smoothing, run on the
+ * project's training loop (train/loop.ts) with the step's hooks (train/step.ts: `extraLoss`,
+ * `perturbation`, `project`) and the loop's (`mapBatch`, `onEpoch`): a defense is this recipe plus a hook.
+ * The input model is never modified. Live tensor counts do not grow across epochs (tested), so long runs
+ * cannot leak.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Dataset } from '../data/dataset';
-import { BatchStats, ParamRecord } from '../models/layers';
-import { cloneModel, disposeModel, forward } from '../models/model';
+import { cloneModel, disposeModel } from '../models/model';
 import { Model } from '../models/spec';
-import * as W from '../models/weights';
 import { Rng } from '../rng';
 import { Adam } from '../train/adam';
-import { AugmentOptions, batchTensor, labelTensor } from '../train/augment';
-import { crossEntropy } from '../train/loss';
-import { createProgress, ProgressMode } from '../train/progress';
-import { cosineLr, Sgd } from '../train/sgd';
-import { applyBatchStats, disposeStats, DivergenceError, EpochSummary, lossAndGrads } from '../train/train';
+import { AugmentOptions } from '../train/augment';
+import { EpochSummary, runEpochs } from '../train/loop';
+import { ProgressMode } from '../train/progress';
+import { Sgd } from '../train/sgd';
+import { gradientStep, StepHooks } from '../train/step';
 
-export interface LossContext {
-  /** The model at the point being differentiated (its params are the traced tensors). */
-  model: Model;
-  /** The batch as trained on (after `mapBatch`). */
-  x: tf.Tensor4D;
-  /** The batch before `mapBatch` (the same tensor when there is no mapBatch). */
-  xClean: tf.Tensor4D;
-  y: tf.Tensor1D;
-  logits: tf.Tensor2D;
-}
-
-export interface FinetuneHooks {
-  /** Added to the cross-entropy of every batch, inside the gradient tape. */
-  extraLoss?: (ctx: LossContext) => tf.Scalar;
-  /**
-   * Two-pass gradient: return ε (new tensors, owned by the loop; names missing from the record are not
-   * perturbed) from the parameters θ and the gradient at θ. The gradient at θ + ε updates θ.
-   */
-  perturbation?: (params: ParamRecord, grads: ParamRecord) => ParamRecord;
-  /**
-   * Called after every optimizer step; returns new tensors for the parameters it changes. The loop
-   * disposes the replaced ones. Must not dispose or return its inputs.
-   */
-  project?: (params: ParamRecord) => ParamRecord;
+export interface FinetuneHooks extends Omit<StepHooks, 'loss'> {
   /** Returns a new image batch (the loop disposes both); labels stay as they are. */
   mapBatch?: (x: tf.Tensor4D, y: tf.Tensor1D, indices: Int32Array, rng: Rng) => tf.Tensor4D;
   /** After every epoch, with the model as it stands (do not dispose it). */
@@ -107,128 +73,24 @@ export function validateFinetuneOptions(o: FinetuneOptions, data: Dataset): void
 export async function finetune(initial: Model, data: Dataset, opts: FinetuneOptions): Promise<FinetuneResult> {
   validateFinetuneOptions(opts, data);
   const started = Date.now();
-  const hooks = opts.hooks ?? {};
+  const { mapBatch, onEpoch, ...stepHooks } = opts.hooks ?? {};
   const model = cloneModel(initial);
   const optimizer = opts.optimizer === 'adam'
     ? new Adam({ lr: opts.lr, weightDecay: opts.weightDecay ?? 0 })
     : new Sgd({ lr: opts.lr, momentum: opts.momentum ?? 0.9, weightDecay: opts.weightDecay ?? 0 });
-  const rng = Rng.derive(opts.seed, 'finetune');
-  const stepsPerEpoch = Math.ceil(data.n / opts.batchSize);
-  const totalSteps = stepsPerEpoch * opts.epochs;
-  const progress = createProgress(opts.label ?? 'fine-tune', opts.progress);
-  const history: EpochSummary[] = [];
-  let samplesSeen = 0;
-  let step = 0;
   try {
-    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-      const epochStart = Date.now();
-      const order = rng.permutation(data.n);
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
-      for (let b = 0; b < stepsPerEpoch; b++) {
-        const idx = order.subarray(b * opts.batchSize, Math.min(data.n, (b + 1) * opts.batchSize));
-        // A batch of one has no batch statistics to normalise with.
-        if (idx.length < 2) continue;
-        const lr = (opts.schedule ?? 'cosine') === 'cosine' ? cosineLr(opts.lr, step, totalSteps) : opts.lr;
-        try {
-          const r = batchStep(model, optimizer, data, idx, lr, rng, opts, hooks);
-          lossSum += r.loss * idx.length;
-          correct += r.correct;
-        } catch (e) {
-          if (e instanceof DivergenceError) throw new DivergenceError(epoch, b + 1, e.loss);
-          throw e;
-        }
-        seen += idx.length;
-        step++;
-        progress.step(b + 1, stepsPerEpoch, `epoch ${epoch}/${opts.epochs} loss ${(lossSum / seen).toFixed(3)}`);
-      }
-      samplesSeen += seen;
-      const summary: EpochSummary = {
-        epoch, loss: lossSum / seen, trainAccuracy: correct / seen, seconds: (Date.now() - epochStart) / 1000,
-      };
-      history.push(summary);
-      progress.epoch(`epoch ${epoch}/${opts.epochs} loss ${summary.loss.toFixed(4)} ` +
-        `train-acc ${(summary.trainAccuracy * 100).toFixed(1)}% ${summary.seconds.toFixed(1)}s`);
-      hooks.onEpoch?.(epoch, model, summary);
-    }
+    const { history, samplesSeen } = runEpochs(model, data, Rng.derive(opts.seed, 'finetune'), {
+      epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, schedule: opts.schedule ?? 'cosine',
+      augment: opts.augment, progress: opts.progress, label: opts.label ?? 'fine-tune',
+    }, {
+      step: gradientStep(optimizer, { ...stepHooks, labelSmoothing: opts.labelSmoothing ?? 0, batchNormGradient: opts.batchNormGradient }),
+      mapBatch, onEpoch,
+    });
+    return { model, history, samplesSeen, seconds: (Date.now() - started) / 1000 };
   } catch (e) {
     disposeModel(model);
     throw e;
   } finally {
-    progress.done();
     optimizer.dispose();
-  }
-  return { model, history, samplesSeen, seconds: (Date.now() - started) / 1000 };
-}
-
-/** One optimizer step on one batch; updates `model` in place and disposes everything it made. */
-function batchStep(model: Model, optimizer: Sgd | Adam, data: Dataset, idx: Int32Array, lr: number, rng: Rng,
-  opts: FinetuneOptions, hooks: FinetuneHooks): { loss: number; correct: number } {
-  const xClean = batchTensor(data, idx, opts.augment, rng);
-  const y = labelTensor(data, idx);
-  const x = hooks.mapBatch ? hooks.mapBatch(xClean, y, idx, rng) : xClean;
-  let correctT: tf.Scalar | undefined;
-  const fwd = { training: true, batchNormGradient: opts.batchNormGradient ?? 'custom' } as const;
-  const lossFn = (count: boolean) => (m: Model, stats: BatchStats): tf.Scalar => {
-    const logits = forward(m, x, fwd, stats);
-    if (count) correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32'))) as tf.Scalar;
-    const ce = crossEntropy(logits, y, opts.labelSmoothing ?? 0);
-    return hooks.extraLoss ? tf.add(ce, hooks.extraLoss({ model: m, x, xClean, y, logits })) as tf.Scalar : ce;
-  };
-  try {
-    const first = lossAndGrads(model, lossFn(true));
-    let grads = first.grads;
-    if (hooks.perturbation) {
-      let second: ReturnType<typeof lossAndGrads>;
-      try {
-        second = secondPass(model, first.grads, hooks.perturbation, lossFn(false));
-      } catch (e) {
-        disposeStats(first.stats);
-        throw e;
-      } finally {
-        W.dispose(first.grads);
-      }
-      disposeStats(second.stats);
-      grads = second.grads;
-    }
-    model.params = optimizer.step(model.params, grads, lr);
-    applyBatchStats(model, first.stats);
-    if (hooks.project) {
-      const replaced = hooks.project(model.params);
-      for (const [name, t] of Object.entries(replaced)) {
-        if (!(name in model.params)) {
-          t.dispose();
-          throw new Error(`fine-tuning: project() returned unknown parameter "${name}"`);
-        }
-        model.params[name].dispose();
-        model.params[name] = t;
-      }
-    }
-    return { loss: first.loss, correct: correctT!.dataSync()[0] };
-  } finally {
-    correctT?.dispose();
-    if (x !== xClean) x.dispose();
-    xClean.dispose();
-    y.dispose();
-  }
-}
-
-/** Gradient at θ + ε, where ε comes from the perturbation hook. */
-function secondPass(model: Model, grads: ParamRecord, perturbation: NonNullable<FinetuneHooks['perturbation']>,
-  lossFn: (m: Model, stats: BatchStats) => tf.Scalar): ReturnType<typeof lossAndGrads> {
-  const eps = perturbation(model.params, grads);
-  const shifted: ParamRecord = {};
-  try {
-    for (const [name, p] of Object.entries(model.params)) {
-      shifted[name] = eps[name] ? tf.add(p, eps[name]) : p.clone();
-    }
-  } finally {
-    W.dispose(eps);
-  }
-  try {
-    return lossAndGrads({ ...model, params: shifted }, lossFn);
-  } finally {
-    W.dispose(shifted);
   }
 }

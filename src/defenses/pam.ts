@@ -27,7 +27,7 @@ import { cloneModel, disposeModel, forward } from '../models/model';
 import { Model } from '../models/spec';
 import * as W from '../models/weights';
 import { Rng } from '../rng';
-import { batchTensor, labelTensor } from '../train/augment';
+import { runEpochs } from '../train/loop';
 import { crossEntropy } from '../train/loss';
 import { Sgd } from '../train/sgd';
 import { givenTarget, reversalSchema } from './bti';
@@ -67,28 +67,19 @@ const schema = reversalSchema.extend({
   pamMomentum: fraction().default(0.1),
 }).strict();
 
-function pamEpoch(model: Model, backdoored: ParamRecord, opt: Sgd, data: Dataset, gen: TrainedGenerator, c: PamConfig, rng: Rng): { loss: number; distance: number } {
-  const order = rng.permutation(data.n);
-  let lossSum = 0;
-  let seen = 0;
-  let distance = NaN;
-  for (let s = 0; s < data.n; s += c.batchSize) {
-    const idx = order.subarray(s, Math.min(data.n, s + c.batchSize));
-    if (idx.length < 2) continue;
-    const x = batchTensor(data, idx);
-    const y = labelTensor(data, idx);
-    const mixed = mixedBatch(x, gen.generate, c.share, rng);
-    try {
-      const r = pathAwareStep(model, backdoored, c.rho, opt,
-        (m, stats) => crossEntropy(forward(m, mixed.x, { training: true }, stats), y) as tf.Scalar);
-      lossSum += r.loss * idx.length;
-      seen += idx.length;
-      distance = r.distance;
-    } finally {
-      tf.dispose([x, y, mixed.x]);
-    }
-  }
-  return { loss: lossSum / seen, distance };
+/**
+ * One round's unlearning (in place on `model`, with the SGD shared by all rounds): batches mixed with G(x),
+ * each step path-aware; the last epoch's loss.
+ */
+function unlearnRound(model: Model, backdoored: ParamRecord, opt: Sgd, data: Dataset, gen: TrainedGenerator, c: PamConfig, rng: Rng): number {
+  const { history } = runEpochs(model, data, rng, {
+    epochs: c.unlearnEpochs, batchSize: c.batchSize, lr: c.pamLr, schedule: 'constant', progress: 'silent',
+  }, {
+    mapBatch: (x, _y, _idx, r) => mixedBatch(x, gen.generate, c.share, r).x,
+    step: (m, { x, y }, lr) => pathAwareStep(m, backdoored, c.rho, opt,
+      (mm, stats) => crossEntropy(forward(mm, x, { training: true }, stats), y) as tf.Scalar, lr),
+  });
+  return history[history.length - 1].loss;
 }
 
 export const pam: ConfigurableDefense<PamConfig> = {
@@ -114,11 +105,10 @@ export const pam: ConfigurableDefense<PamConfig> = {
         reverseRound(model, clean, state, n, c, c.seed);
         const gen = frozenGenerator(state.generator);
         const rng = Rng.derive(c.seed, `pam-unlearn-${n}`);
-        let last = { loss: NaN, distance: NaN };
-        for (let e = 0; e < c.unlearnEpochs; e++) last = pamEpoch(model, backdoored, opt, clean, gen, c, rng);
+        const loss = unlearnRound(model, backdoored, opt, clean, gen, c, rng);
         const distanceToBackdoored = W.distance(model.params, backdoored);
-        rounds.push({ round: n, target: state.target, loss: last.loss, distanceToBackdoored, seconds: (Date.now() - t0) / 1000 });
-        log(`PAM round ${n}: target ${state.target}, loss ${last.loss.toFixed(4)}, ‖θ − θ_bd‖ ${distanceToBackdoored.toFixed(3)}, ` +
+        rounds.push({ round: n, target: state.target, loss, distanceToBackdoored, seconds: (Date.now() - t0) / 1000 });
+        log(`PAM round ${n}: target ${state.target}, loss ${loss.toFixed(4)}, ‖θ − θ_bd‖ ${distanceToBackdoored.toFixed(3)}, ` +
           `${((Date.now() - t0) / 1000).toFixed(1)}s`);
       }
     } catch (e) {

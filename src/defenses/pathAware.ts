@@ -14,11 +14,8 @@ import { ParamRecord } from '../models/layers';
 import { Model } from '../models/spec';
 import * as W from '../models/weights';
 import { BatchStats } from '../models/layers';
-import { applyBatchStats, lossAndGrads } from '../train/train';
-
-export interface Optimizer {
-  step(params: ParamRecord, grads: ParamRecord, lr?: number): ParamRecord;
-}
+import { applyBatchStats, lossAndGrads } from '../train/gradients';
+import { Optimizer } from '../train/step';
 
 /** θ + ρ·(θ_bd − θ)/‖θ_bd − θ‖ (new tensors), and the distance ‖θ_bd − θ‖ it used. */
 export function pathPerturbedParams(params: ParamRecord, backdoored: ParamRecord, rho: number): { params: ParamRecord; distance: number } {

@@ -13,28 +13,41 @@ import { bau } from './bau';
 import { bti } from './bti';
 import { pam } from './pam';
 
-const DEFENSES: ConfigurableDefense[] = [
-  ft,
-  ep,
-  anp,
-  anpOracle,
-  bau,
-  sam,
-  fst,
-  bti,
-  pam,
-];
+let defenses: readonly ConfigurableDefense[] = [];
+
+/**
+ * Adds a defense for this process. The defenses below are registered when this module loads, so
+ * `reproduce`'s worker threads see them too; a test may register one of its own, which then exists only in
+ * its own thread (as `reproduce --workers 0` runs it).
+ */
+export function registerDefense(d: ConfigurableDefense): void {
+  if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(d.name)) throw new Error(`defense name "${d.name}" must be letters, digits and dashes`);
+  // Subjects name the backdoored and clean models by these words, and lookup ignores case.
+  if (['backdoored', 'clean'].includes(d.name.toLowerCase())) throw new Error(`defense name "${d.name}" is reserved`);
+  if (defenses.some((x) => x.name.toLowerCase() === d.name.toLowerCase())) throw new Error(`defense "${d.name}" is already registered`);
+  defenses = [...defenses, d];
+}
+
+registerDefense(ft);
+registerDefense(ep);
+registerDefense(anp);
+registerDefense(anpOracle);
+registerDefense(bau);
+registerDefense(sam);
+registerDefense(fst);
+registerDefense(bti);
+registerDefense(pam);
 
 export function defenseNames(): string[] {
-  return DEFENSES.map((d) => d.name);
+  return defenses.map((d) => d.name);
 }
 
 export function allDefenses(): ConfigurableDefense[] {
-  return [...DEFENSES];
+  return [...defenses];
 }
 
 export function getDefense(name: string): ConfigurableDefense {
-  const d = DEFENSES.find((x) => x.name.toLowerCase() === name.toLowerCase());
+  const d = defenses.find((x) => x.name.toLowerCase() === name.toLowerCase());
   if (!d) throw new Error(`unknown defense "${name}" (defenses: ${defenseNames().join(', ')})`);
   return d;
 }

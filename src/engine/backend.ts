@@ -195,9 +195,3 @@ export function describeEngine(e: EngineInfo | undefined = current): string {
   if (e.engine === 'wasm') return `engine wasm on ${base}${e.nativeUnavailable ? ` (native unavailable: ${e.nativeUnavailable})` : ''}`;
   return `engine ${e.engine} (${base})`;
 }
-
-/** Throw a clear error if a tensor holds NaN or Inf (reads back one scalar, not the tensor). */
-export function assertFinite(t: tf.Tensor, what: string): void {
-  const bad = tf.tidy(() => tf.logicalNot(tf.isFinite(t)).any().dataSync()[0]);
-  if (bad) throw new Error(`${what} is not finite (NaN or Inf)`);
-}

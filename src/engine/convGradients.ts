@@ -220,4 +220,3 @@ export const installFastConvGradients = (): void => {
   convOverride.install();
 };
 export const uninstallFastConvGradients = (): void => convOverride.uninstall();
-export const fastConvGradientsInstalled = (): boolean => convOverride.installed();

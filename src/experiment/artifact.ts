@@ -2,9 +2,9 @@ import { createHash } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
-import { isErrnoCode } from './durable';
-import { contentHash } from './hash';
-import { readJson, writeJsonAtomic } from './json';
+import { isErrnoCode } from '../io/durable';
+import { contentHash } from '../io/hash';
+import { readJson, writeJsonAtomic } from '../io/json';
 
 /*
  * artifact.json: the record that makes a directory a finished artifact. It says what the files were

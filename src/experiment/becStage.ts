@@ -7,11 +7,11 @@
 import * as path from 'path';
 import { BEC_DEFAULTS, BecConfig, becOf, becReference, BecReference, LayerSimilarity, nonTargetIndices, validateBecConfig } from '../analysis/bec';
 import { subset } from '../data/dataset';
-import { disposeModel } from '../models/model';
 import { Model } from '../models/spec';
 import { RetuningConfig } from '../reactivation/retuning';
-import { loadJson, saveJson } from './cache';
-import { cleanExperiment, retune, StageOptions, Subject, subjectModel } from './reactivate';
+import { loadJson, saveJson } from '../io/json';
+import { retune } from './stages';
+import { cleanExperiment, StageOptions, stageRun, Subject, SubjectName, subjectModel } from './subject';
 import { Experiment, RunResult } from './runner';
 
 export interface BecReferenceResult extends BecReference {
@@ -35,12 +35,11 @@ function requireBackdoor(exp: Experiment): void {
 }
 
 /** Backdoor neurons of the experiment's backdoored model and the clean model's similarity (cached). */
-export async function becReferenceStage(exp: Experiment, config: Partial<BecConfig> = {}, opts: StageOptions = {},
-  given?: RunResult): Promise<BecReferenceResult> {
+export async function becReferenceStage(exp: Experiment, config: Partial<BecConfig> = {}, opts: StageOptions = {}): Promise<BecReferenceResult> {
   requireBackdoor(exp);
   const c: BecConfig = { ...BEC_DEFAULTS, ...config };
   validateBecConfig(c);
-  const run = given ?? await exp.run();
+  const { run, release } = await stageRun(exp, opts);
   const clean = await cleanExperiment(exp, opts).run();
   try {
     const r = await exp.store.getOrCompute('bec-reference', { bec: c, target: run.config.attack.target },
@@ -58,13 +57,12 @@ export async function becReferenceStage(exp: Experiment, config: Partial<BecConf
       });
     return { ...r.value, config: c, key: r.key, cached: r.cached };
   } finally {
-    disposeModel(clean.trained.model);
-    if (!given) disposeModel(run.trained.model);
+    release(clean.trained.model, run.trained.model);
   }
 }
 
 export interface BecResult {
-  subject: Subject;
+  subject: string;
   /** Whether the model measured is the subject after the retuning attack. */
   retuned: boolean;
   config: BecConfig;
@@ -89,15 +87,16 @@ export interface BecStageOptions extends StageOptions {
 }
 
 /** BEC of one subject (cached), with the experiment's trigger and target. */
-export async function bec(exp: Experiment, subject: Subject, config: Partial<BecConfig> = {}, opts: BecStageOptions = {}): Promise<BecResult> {
+export async function bec(exp: Experiment, subject: Subject | SubjectName, config: Partial<BecConfig> = {},
+  opts: BecStageOptions = {}): Promise<BecResult> {
   requireBackdoor(exp);
-  const run = await exp.run();
-  const ref = await becReferenceStage(exp, config, opts, run);
+  const { run, release } = await stageRun(exp, opts);
+  const ref = await becReferenceStage(exp, config, { ...opts, run });
   let model: Model;
   let key: string;
-  let name: Subject;
+  let name: string;
   if (opts.retuned) {
-    const r = await retune(exp, subject, opts.retuning, opts);
+    const r = await retune(exp, subject, opts.retuning, { ...opts, run });
     [model, key, name] = [r.model, r.key, r.subject];
   } else {
     const s = await subjectModel(exp, subject, run, opts);
@@ -118,7 +117,7 @@ export async function bec(exp: Experiment, subject: Subject, config: Partial<Bec
     return { subject: name, retuned: !!opts.retuned, config: ref.config, ...r.value, key: r.key, referenceKey: ref.key,
       reference: { seconds: ref.seconds, cached: ref.cached }, cached: r.cached };
   } finally {
-    for (const m of new Set([model, run.trained.model])) disposeModel(m);
+    release(model, run.trained.model);
   }
 }
 
@@ -139,7 +138,7 @@ export interface BecCellSummary {
  * One study cell: BEC of a subject and of its retuned model. The backdoored subject's cell is the first of an
  * attack and computes the `bec-reference` the others read.
  */
-export async function becCell(exp: Experiment, subject: Subject, withRetuned: boolean, opts: StageOptions = {}): Promise<BecCellSummary> {
+export async function becCell(exp: Experiment, subject: Subject | SubjectName, withRetuned: boolean, opts: StageOptions = {}): Promise<BecCellSummary> {
   const t0 = Date.now();
   const own = await bec(exp, subject, {}, opts);
   const ra = withRetuned ? await bec(exp, subject, {}, { ...opts, retuned: true }) : null;

@@ -1,10 +1,8 @@
 import { existsSync, promises as fs } from 'fs';
 import * as path from 'path';
 import { ARTIFACT_RECORD, artifactKey, verifyArtifact, writeRecord } from './artifact';
-import { fsyncDir, isErrnoCode } from './durable';
+import { fsyncDir, isErrnoCode } from '../io/durable';
 import { ranOn } from './provenance';
-
-export { writeJsonAtomic, readJson, saveJson, loadJson } from './json';
 
 export interface ComputeSpec<T> {
   /**

@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ArtifactStore } from './cache';
-import { writeFileAtomic } from './durable';
+import { writeFileAtomic } from '../io/durable';
 import { ranOn, RanOn } from './provenance';
 import { Cell, CellOptions, CellSummary, executeCell, StudyConfig } from './study';
 

@@ -1,4 +1,9 @@
 import { z } from 'zod';
+import { attackSpecs } from '../attacks/registry';
+import { datasetNames } from '../data/registry';
+import { architectureNames } from '../models/model';
+import { AnyAttackSpec, AttackConfig } from '../attacks/spec';
+import { fraction, int, nonEmpty, positive, seed } from '../configFields';
 
 /*
  * The experiment config: one schema, every field defaulted, so `parseConfig({})` is a complete,
@@ -9,28 +14,17 @@ import { z } from 'zod';
  * add one line to ExperimentConfigSchema, e.g. `defense: DefenseSchema.default({})`.
  */
 
-const MAX_SEED = 2 ** 32 - 1; // Rng folds seeds to 32 bits, so larger ones would silently alias.
-
-// Builders that carry their own wording, so every error reads "must be ..." and ConfigError can append "(got x)".
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => {
-  const what = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer between ${min} and ${max}`;
-  return z.number().int(`must be ${what}`).min(min, `must be ${what}`).max(max, `must be ${what}`);
-};
-const fraction = () => z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
-const positive = () => z.number().positive('must be > 0');
-const nonEmpty = () => z.string().min(1, 'must not be empty');
-const seed = () => int(0, MAX_SEED);
-
-export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] as const;
-export const ARCHS = ['cnn', 'preact-resnet', 'resnet18'] as const;
-export const ATTACKS = ['none', 'badnets', 'blended', 'sig', 'wanet', 'lc', 'ssba'] as const;
-export const PATCH_POSITIONS = ['bottom-right', 'bottom-left', 'top-left', 'top-right'] as const;
+/**
+ * One of a registry's names (datasets, architectures), read at parse time so that a name registered after this
+ * module loaded (a test's own) is accepted too.
+ */
+export const registeredName = (names: () => string[]) => z.lazy(() => z.enum(names() as [string, ...string[]]));
 
 const DEFAULT_RESNET_DEPTH = [1, 1, 1];
 
 export const ModelSchema = z
   .object({
-    arch: z.enum(ARCHS).default('cnn'),
+    arch: registeredName(architectureNames).default('cnn'),
     /** Multiplier on every layer's channel count. */
     width: positive().default(1),
     /** Residual blocks per stage; defaults to [1, 1, 1] for preact-resnet. */
@@ -51,107 +45,55 @@ export const ModelSchema = z
   // Filled here rather than by the model builder so that the cache key sees the depth actually used.
   .transform((m) => (m.arch === 'preact-resnet' && !m.depth ? { ...m, depth: [...DEFAULT_RESNET_DEPTH] } : m));
 
-/** SIG: x' = clip(x + delta·sin(2π·j·frequency/W)) (BackdoorBench config/attack/sig/default.yaml). */
-export const SigSchema = z
-  .object({
-    /** Amplitude in 0–255 pixel units. */
-    delta: z.number().gt(0, 'must be in (0, 255]').max(255, 'must be in (0, 255]').default(40),
-    /** Periods across the image width. */
-    frequency: positive().default(6),
-  })
-  .strict();
+/** What a caller may write for the attack: any of the fields every attack has, and its settings. */
+export interface AttackInput {
+  name?: string;
+  target?: number;
+  poisonRate?: number;
+  patternSeed?: number;
+  [field: string]: unknown;
+}
 
-/** WaNet warping field (BackdoorBench config/attack/wanet/default.yaml). */
-export const WanetSchema = z
-  .object({
-    /** Side of the random control grid that is upsampled to the image size. */
-    k: int(2).default(4),
-    /** Strength of the warp. */
-    s: positive().default(0.5),
-    gridRescale: positive().default(1),
-    /** Noise-mode samples (warp + random noise, true label) per poisoned sample. */
-    crossRatio: z.number().min(0, 'must be >= 0').default(2),
-  })
-  .strict();
+/** The attack section: the registered attacks (src/attacks/registry.ts) and `none`, the clean model. */
+const AttackSchema: z.ZodType<AttackConfig, z.ZodTypeDef, AttackInput> = z.lazy(attackSchema);
 
-/** The adversarially trained model LC perturbs with (a cached stage of its own). */
-export const LcRobustSchema = z
-  .object({
-    widths: z.array(int(1)).min(1, 'must list at least one stage').default([8, 16, 32]),
-    epochs: int(1).default(2),
-    /** PGD steps per training batch (step 2.5·epsilon/steps, random start). */
-    attackSteps: int(1).default(2),
-    batchSize: int(2).default(128),
-    lr: positive().default(0.05),
-  })
-  .strict();
+let built: { from: readonly AnyAttackSpec[]; schema: z.ZodType<AttackConfig, z.ZodTypeDef, AttackInput> } | undefined;
 
-/** LC: PGD on target-class images, then the four-corner pattern (resource/label-consistent, config/attack/lc). */
-export const LcSchema = z
-  .object({
-    /** L∞ bound of the perturbation on [0, 1] pixels. */
-    epsilon: fraction().default(8 / 255),
-    stepSize: positive().default(1.5 / 255),
-    steps: int(0).default(100),
-    /** BackdoorBench's reduced_amplitude: the corner pattern is ±255·amplitude. */
-    amplitude: fraction().default(1),
-    robust: LcRobustSchema.default({}),
-  })
-  .strict();
+// Rebuilt when an attack is registered after this module loaded (a test's own attack).
+function attackSchema(): z.ZodType<AttackConfig, z.ZodTypeDef, AttackInput> {
+  const specs = attackSpecs();
+  if (built?.from !== specs) built = { from: specs, schema: buildAttackSchema(specs) };
+  return built.schema;
+}
 
-/** SSBA: the encoder–decoder that hides a fixed bit string (a cached stage of its own). */
-export const SsbaSchema = z
-  .object({
-    bits: int(1, 64).default(16),
-    /** L∞ bound of the encoder's residual on [0, 1] pixels. */
-    amplitude: z.number().gt(0, 'must be in (0, 1]').max(1, 'must be in (0, 1]').default(0.1),
-    /** Seed of the fixed secret that every poisoned image carries. */
-    secretSeed: seed().default(0),
-    /** Encoder–decoder training steps and batch size. */
-    steps: int(1).default(600),
-    batchSize: int(2).default(32),
-    lr: positive().default(2e-3),
-    /** Weight of the residual's mean square in the encoder's loss. */
-    residualWeight: z.number().min(0, 'must be >= 0').default(4),
-  })
-  .strict();
-
-const ATTACK_SECTIONS = ['sig', 'wanet', 'lc', 'ssba'] as const;
-
-export const AttackSchema = z
-  .object({
-    name: z.enum(ATTACKS).default('badnets'),
-    /** Class the backdoor sends triggered inputs to. */
-    target: int(0).default(0),
-    /** Fraction of the training set that is poisoned: 0.05, or 0.1 for LC (every target image of a balanced 10-class set). */
-    poisonRate: fraction().optional(),
-    /** Side of the BadNets square trigger, in pixels. */
-    patchSize: int(1).default(3),
-    patchPosition: z.enum(PATCH_POSITIONS).default('bottom-right'),
-    /** Weight of the blend pattern: x' = (1 - alpha) x + alpha pattern. */
-    blendAlpha: fraction().default(0.2),
-    /** Image file to blend in; a seeded noise pattern is used when absent. */
-    blendPattern: nonEmpty().optional(),
-    patternSeed: seed().default(0),
-    // Per-attack settings live in a section that exists only for that attack, so the cache keys of the
-    // attacks that have none (badnets, blended, none) are exactly what they were before these existed.
-    sig: SigSchema.optional(),
-    wanet: WanetSchema.optional(),
-    lc: LcSchema.optional(),
-    ssba: SsbaSchema.optional(),
-  })
-  .strict()
-  .transform((a) => {
-    const out = { ...a, poisonRate: a.poisonRate ?? (a.name === 'lc' ? 0.1 : 0.05) };
-    // Another attack's section is dropped, not refused: `{ ...config.attack, name: 'none' }` (the clean
-    // twin of an experiment) must parse to the same config, and key, as a plain `none`.
-    for (const s of ATTACK_SECTIONS) if (s !== a.name) delete out[s];
-    if (a.name === 'sig') out.sig = a.sig ?? SigSchema.parse({});
-    if (a.name === 'wanet') out.wanet = a.wanet ?? WanetSchema.parse({});
-    if (a.name === 'lc') out.lc = a.lc ?? LcSchema.parse({});
-    if (a.name === 'ssba') out.ssba = a.ssba ?? SsbaSchema.parse({});
-    return out;
-  });
+function buildAttackSchema(specs: readonly AnyAttackSpec[]): z.ZodType<AttackConfig, z.ZodTypeDef, AttackInput> {
+  const names = ['none', ...specs.map((s) => s.name)] as [string, ...string[]];
+  const topLevel = specs.filter((s) => s.placement === 'top-level');
+  const sections = specs.filter((s) => s.placement !== 'top-level');
+  return z
+    .object({
+      name: z.enum(names).default('badnets'),
+      /** Class the backdoor sends triggered inputs to. */
+      target: int(0).default(0),
+      /** Fraction of the training set that is poisoned: the attack's default rate when absent. */
+      poisonRate: fraction().optional(),
+      patternSeed: seed().default(0),
+      ...Object.assign({}, ...topLevel.map((s) => s.settings.shape)),
+      // A section exists only for its attack, so the cache keys of attacks without one are unchanged by new ones.
+      ...Object.fromEntries(sections.map((s) => [s.name, s.settings.optional()])),
+    })
+    .strict()
+    .transform((a) => {
+      const out: Record<string, unknown> = { ...a, poisonRate: a.poisonRate ?? specs.find((s) => s.name === a.name)?.defaultPoisonRate ?? 0.05 };
+      // Another attack's section is dropped, not refused: `{ ...config.attack, name: 'none' }` (the clean
+      // twin of an experiment) must parse to the same config, and key, as a plain `none`.
+      for (const s of sections) {
+        if (s.name !== a.name) delete out[s.name];
+        else out[s.name] = (a as Record<string, unknown>)[s.name] ?? s.settings.parse({});
+      }
+      return out as AttackConfig;
+    });
+}
 
 export const AugmentSchema = z
   .object({
@@ -187,7 +129,7 @@ export const SplitSchema = z
 
 export const ExperimentConfigSchema = z
   .object({
-    dataset: z.enum(DATASETS).default('fashion-mnist'),
+    dataset: registeredName(datasetNames).default('fashion-mnist'),
     /** Where raw dataset files live; the loader's own default when absent. */
     dataDir: nonEmpty().optional(),
     /** Seeded random subsets of the training / test sets (QUICK notebook runs, smoke tests); all when absent. */
@@ -204,13 +146,9 @@ export const ExperimentConfigSchema = z
 
 export type ExperimentConfig = z.infer<typeof ExperimentConfigSchema>;
 export type ModelConfig = ExperimentConfig['model'];
-export type AttackConfig = ExperimentConfig['attack'];
+export type { AttackConfig };
 export type TrainConfig = ExperimentConfig['train'];
 export type SplitConfig = ExperimentConfig['split'];
-export type SigConfig = z.infer<typeof SigSchema>;
-export type WanetConfig = z.infer<typeof WanetSchema>;
-export type LcConfig = z.infer<typeof LcSchema>;
-export type SsbaConfig = z.infer<typeof SsbaSchema>;
 
 /** Every field optional at every depth; arrays are replaced whole, never merged element-wise. */
 export type DeepPartial<T> = T extends readonly unknown[]

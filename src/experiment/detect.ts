@@ -15,7 +15,7 @@ import {
 } from '../defenses/btiReversal';
 import { parseDefenseConfig } from '../defenses/config';
 import { ScanResult } from '../defenses/targetScan';
-import { loadJson, saveJson } from './cache';
+import { loadJson, saveJson } from '../io/json';
 import { Experiment, RunResult } from './runner';
 
 export interface DetectionRecord {

@@ -13,7 +13,7 @@ import { evaluate } from '../metrics';
 import { loadModelArtifact, saveModelArtifact } from '../models/artifact';
 import { Model } from '../models/spec';
 import { ProgressMode } from '../train/progress';
-import { loadJson, saveJson } from './cache';
+import { loadJson, saveJson } from '../io/json';
 import { Experiment, RunResult } from './runner';
 
 export interface Rates {

@@ -1,16 +1,14 @@
 /**
- * `reproduce`: plan the study's cells, run them on a pool of worker threads (one per core by default; each
- * cell loads or computes its cached artifact), show live progress, then write the report. Ctrl-C stops the
+ * The run half of `reproduce`: plan the study's cells, run them on a pool of worker threads (one per core by
+ * default; each cell loads or computes its cached artifact) and show live progress. Ctrl-C stops the
  * workers; every finished cell is already in the cache, so the next run picks up where this one stopped.
+ * The report is written by the caller (report/reproduce.ts) into the run's directory and log, before `finish`.
  */
 import { describeEngine, initEngine } from '../engine/backend';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { writeCellRuns } from '../report/cellRuns';
-import { writeReport } from '../report/studyReport';
-import { writeSweepReport } from '../report/sweepReport';
-import { CellRecord, readCellRecord, runCell } from './cellRun';
+import { runCell } from './cellRun';
 import { runGraph, TaskEvent } from './scheduler';
 import { Cell, CellSummary, planStudy, StudyConfig } from './study';
 import { planSweep, Sweep } from './sweep';
@@ -134,6 +132,28 @@ export interface PlannedCell {
   cell: Cell;
 }
 
+/**
+ * A finished graph run whose log.txt is still open: the caller writes the report (logging through `note`),
+ * then `finish` closes the log and gives the result.
+ */
+export interface StudyRun {
+  planned: PlannedCell[];
+  outDir: string;
+  summaries: Map<string, CellSummary>;
+  failed: Map<string, Error>;
+  skipped: string[];
+  notStarted: string[];
+  aborted: boolean;
+  computed: number;
+  workers: number;
+  engine: string;
+  /** Seconds since the run started. */
+  elapsed(): number;
+  /** One line to log.txt and to the progress output. */
+  note(line: string): void;
+  finish(files: string[]): ReproduceResult;
+}
+
 interface GraphRun {
   outDir: string;
   summaries: Map<string, CellSummary>;
@@ -201,6 +221,16 @@ async function runPlanned(planned: PlannedCell[], what: unknown, opts: Reproduce
     computed, log, closeLog: () => fs.closeSync(logFile), write, workers, engine };
 }
 
+function studyRun(g: GraphRun, planned: PlannedCell[], t0: number): StudyRun {
+  return {
+    planned, outDir: g.outDir, summaries: g.summaries, failed: g.failed, skipped: g.skipped, notStarted: g.notStarted,
+    aborted: g.aborted, computed: g.computed, workers: g.workers, engine: g.engine,
+    elapsed: () => (Date.now() - t0) / 1000,
+    note: (line) => { g.log(line); g.write(`${line}\n`); },
+    finish: (files) => finish(g, t0, files),
+  };
+}
+
 function finish(g: GraphRun, t0: number, files: string[]): ReproduceResult {
   const seconds = (Date.now() - t0) / 1000;
   g.log(`finished in ${seconds.toFixed(1)}s: ${g.summaries.size} cells (${g.computed} computed), ${g.failed.size} failed, ` +
@@ -210,43 +240,15 @@ function finish(g: GraphRun, t0: number, files: string[]): ReproduceResult {
     seconds, computed: g.computed, cached: g.summaries.size - g.computed, files };
 }
 
-/** The cell records of the given cells that exist (for cells.md). */
-function records(planned: PlannedCell[]): Map<string, CellRecord> {
-  const out = new Map<string, CellRecord>();
-  for (const p of planned) { const r = readCellRecord(p.study, p.cell); if (r) out.set(p.cell.id, r); }
-  return out;
-}
-
-export async function reproduce(study: StudyConfig, opts: ReproduceOptions = {}): Promise<ReproduceResult> {
+export async function runStudy(study: StudyConfig, opts: ReproduceOptions = {}): Promise<StudyRun> {
   const t0 = Date.now();
-  const cells = planStudy(study);
-  const planned = cells.map((cell) => ({ study, cell }));
-  const g = await runPlanned(planned, study, opts);
-  let files: string[] = [];
-  if (!g.aborted) {
-    const seconds = (Date.now() - t0) / 1000;
-    files = await writeReport(study, cells, g.summaries, { outDir: g.outDir, images: opts.images ?? true, seconds, workers: g.workers,
-      engine: g.engine, failed: g.failed, log: (s) => { g.log(s); g.write(`${s}\n`); } });
-    files.push(writeCellRuns(g.outDir, cells, records(planned)));
-  }
-  return finish(g, t0, files);
+  const planned = planStudy(study).map((cell) => ({ study, cell }));
+  return studyRun(await runPlanned(planned, study, opts), planned, t0);
 }
 
-/**
- * A settings sweep: every setting's graph in one pool (so the cores stay busy across settings), then one
- * report per setting under settings/<name>/ and the sweep's own page (settings axis, claim 4) at the top.
- */
-export async function reproduceSweep(sweep: Sweep, studies: StudyConfig[], opts: ReproduceOptions = {}): Promise<ReproduceResult> {
+/** A settings sweep: every setting's graph in one pool, so the cores stay busy across settings. */
+export async function runSweep(sweep: Sweep, studies: StudyConfig[], opts: ReproduceOptions = {}): Promise<StudyRun> {
   const t0 = Date.now();
   const planned = planSweep(studies);
-  const g = await runPlanned(planned, { sweep, studies }, opts);
-  let files: string[] = [];
-  if (!g.aborted) {
-    const seconds = (Date.now() - t0) / 1000;
-    const log = (s: string) => { g.log(s); g.write(`${s}\n`); };
-    files = await writeSweepReport(sweep, studies, planned, g.summaries, { outDir: g.outDir, images: opts.images ?? true, seconds,
-      workers: g.workers, engine: g.engine, failed: g.failed, log });
-    files.push(writeCellRuns(g.outDir, planned.map((p) => p.cell), records(planned)));
-  }
-  return finish(g, t0, files);
+  return studyRun(await runPlanned(planned, { sweep, studies }, opts), planned, t0);
 }

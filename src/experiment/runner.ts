@@ -6,24 +6,22 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { backdoorTestSet, PoisonedSet } from '../attacks/poison';
-import { CLEAN_LABEL_ATTACKS, poisonFromConfig, triggerFromConfig } from '../attacks/registry';
+import { armAttack } from '../attacks/registry';
 import { Trigger } from '../attacks/trigger';
 import { Dataset, imageSize, subset } from '../data/dataset';
-import { attackAssets, releaseAfterPoisoning, STORES_PIXELS } from './attackAssets';
 import { Rng } from '../rng';
-import { loadCifar10 } from '../data/cifar10';
-import { loadFashionMnist } from '../data/fashionMnist';
-import { loadMnistDigits } from '../data/mnist';
-import { makeSyntheticDataset } from '../data/synthetic';
+import { getDataset } from '../data/registry';
 import { makeSplits, Splits } from '../data/splits';
-import { sha256Hex } from './hash';
+import { sha256Hex } from '../io/hash';
 import { confusionMatrix, evaluate, predict } from '../metrics';
 import { loadModelArtifact, saveModelArtifact } from '../models/artifact';
 import { createModel, defaultSpec } from '../models/model';
 import { Model } from '../models/spec';
 import { ProgressMode } from '../train/progress';
-import { EpochSummary, train } from '../train/train';
-import { ArtifactStore, loadJson, saveJson } from './cache';
+import { EpochSummary } from '../train/loop';
+import { train } from '../train/train';
+import { loadJson, saveJson } from '../io/json';
+import { ArtifactStore } from './cache';
 import { ExperimentConfig, parseConfig, PartialConfigInput } from './config';
 
 export interface DataBundle {
@@ -85,25 +83,7 @@ export async function loadRawData(config: ExperimentConfig, log: (s: string) => 
   const id = `${config.dataset}:${config.dataDir ?? ''}:${config.seed}:${config.trainLimit}:${config.testLimit}`;
   const hit = dataCache.get(id);
   if (hit) return hit;
-  let out: { train: Dataset; test: Dataset };
-  switch (config.dataset) {
-    case 'fashion-mnist':
-      out = await loadFashionMnist({ dir: config.dataDir, split: 'both', log }) as { train: Dataset; test: Dataset };
-      break;
-    case 'mnist':
-      out = loadMnistDigits({ seed: config.seed });
-      break;
-    case 'cifar10':
-      out = loadCifar10(config.dataDir);
-      break;
-    case 'synthetic': {
-      const all = makeSyntheticDataset({ n: 2400, seed: config.seed, height: 16 });
-      const cut = 2000;
-      const pick = (a: number, b: number) => Int32Array.from({ length: b - a }, (_, i) => a + i);
-      out = { train: subset(all, pick(0, cut), 'synthetic/train'), test: subset(all, pick(cut, all.n), 'synthetic/test') };
-      break;
-    }
-  }
+  let out = await getDataset(config.dataset).load({ dir: config.dataDir, seed: config.seed, log });
   out = { train: limit(out.train, config.trainLimit, config.seed), test: limit(out.test, config.testLimit, config.seed) };
   dataCache.set(id, out);
   return out;
@@ -185,16 +165,18 @@ export class Experiment {
   async poison(data?: DataBundle): Promise<PoisonBundle> {
     const d = data ?? await this.data();
     const attack = this.config.attack;
-    // LC and SSBA need a trained network first: a cached stage of its own, whose key joins the poison key.
-    const assets = await attackAssets(this.config, d, this.store, { log: this.log, progress: this.progress });
-    const trigger = triggerFromConfig(attack.name === 'none' ? { ...attack, name: 'badnets' } : attack, assets.value);
+    // An attack that needs a trained network first (LC, SSBA) builds it as a cached stage of its own, whose
+    // key joins the poison key. A clean model is still probed with BadNets' trigger so its ASR is a baseline.
+    const armed = await armAttack(attack.name === 'none' ? { ...attack, name: 'badnets' } : attack, {
+      train: d.train, dataKey: d.key, seed: this.config.seed, store: this.store, log: this.log, progress: this.progress,
+    });
+    const trigger = armed.trigger;
     const make = (): PoisonedSet => attack.name === 'none'
       ? { dataset: d.train, poisonedIndices: new Int32Array(0) }
-      : poisonFromConfig(d.train, attack, this.config.seed, assets.value);
-    // Attacks whose pixels come out of an optimisation (LC's PGD) are stored rather than recomputed on load.
-    const stored = STORES_PIXELS.includes(attack.name);
+      : armed.poison(d.train);
+    const stored = armed.storesPixels;
     const size = imageSize(d.train);
-    const r = await this.store.getOrCompute('poison', { attack, seed: this.config.seed }, assets.key ? [d.key, assets.key] : [d.key], {
+    const r = await this.store.getOrCompute('poison', { attack, seed: this.config.seed }, armed.assetKey ? [d.key, armed.assetKey] : [d.key], {
       log: this.log,
       compute: async (dir) => {
         const p = make();
@@ -207,7 +189,7 @@ export class Experiment {
         }
         await saveJson(dir, 'poison.json', {
           trigger: trigger.name, count: p.poisonedIndices.length, cross: p.crossIndices?.length ?? 0,
-          cleanLabel: CLEAN_LABEL_ATTACKS.includes(attack.name), imagesSha256: sha256Hex(p.dataset.images),
+          cleanLabel: armed.cleanLabel, imagesSha256: sha256Hex(p.dataset.images),
         });
         return p;
       },
@@ -216,15 +198,14 @@ export class Experiment {
         const storedIdx = readIndices(path.join(dir, 'poisoned.i32'));
         // Other pixels are recomputed deterministically from the seed; the stored digest proves they match.
         const p = stored ? fromStoredPixels(d.train, storedIdx, fs.readFileSync(path.join(dir, 'poisoned.u8')),
-          CLEAN_LABEL_ATTACKS.includes(attack.name) ? undefined : attack.target) : make();
+          armed.cleanLabel ? undefined : attack.target) : make();
         if (meta.imagesSha256 !== sha256Hex(p.dataset.images) || storedIdx.length !== p.poisonedIndices.length) {
           throw new Error(`poison artifact ${dir} does not match the recomputed poisoned set (code changed?)`);
         }
         return p;
       },
     });
-    releaseAfterPoisoning(assets.value);
-    // A clean model is still probed with the default trigger so its ASR is a meaningful baseline.
+    armed.release();
     const backdoorTest = backdoorTestSet(d.test, trigger, attack.target);
     return {
       train: r.value.dataset, poisonedIndices: r.value.poisonedIndices, crossIndices: r.value.crossIndices,

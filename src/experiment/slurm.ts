@@ -4,7 +4,7 @@
  * `--kill-on-invalid-dep=yes`, so Slurm (not this process) decides what runs where and when, and a failed
  * or cancelled job takes down exactly its dependants. Jobs share nothing but the runs directory, which must
  * be on storage every node sees; the cache's atomic renames make concurrent writers safe, and each job
- * leaves a cell record (cellRun.ts) from which this process, or a later `--report-only`, builds the report.
+ * leaves a cell record (cellRun.ts) from which the caller, or a later `--report-only`, builds the report.
  *
  * This process only submits and, unless detached, polls `squeue` (Slurm keeps finished jobs there for
  * MinJobAge) and the cell records; `sacct` is used when the cluster has accounting storage.
@@ -12,11 +12,10 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeCellRuns } from '../report/cellRuns';
-import { writeReport } from '../report/studyReport';
+import { getAttack } from '../attacks/registry';
 import { CellRecord, readCellRecord } from './cellRun';
-import { contentHash } from './hash';
-import { writeJsonAtomic } from './json';
+import { contentHash } from '../io/hash';
+import { writeJsonAtomic } from '../io/json';
 import { Cell, CellSummary, planStudy, StudyConfig } from './study';
 
 export interface ExecResult { code: number; stdout: string; stderr: string }
@@ -79,7 +78,8 @@ export function jobResources(study: StudyConfig, cell: Cell, opts: Pick<SlurmOpt
   }
   // The floor absorbs a slow or shared node; a cell far beyond its estimate is a bug worth seeing as a timeout.
   const minutes = Math.max(10, Math.ceil((cell.cost * factor + 300) / 60));
-  const heavy = cell.kind === 'transfer' || (cell.kind === 'model' && (cell.attack === 'lc' || cell.attack === 'ssba'));
+  // A model cell whose attack trains an asset first holds that network besides the model.
+  const heavy = cell.kind === 'transfer' || (cell.kind === 'model' && cell.attack !== 'none' && getAttack(cell.attack).assets !== undefined);
   const estimate = study.quick ? 1024 : heavy ? 3072 : 2048;
   return { minutes, cpus: 1, memMb: opts.memMb ?? Math.max(1024, estimate) };
 }
@@ -309,26 +309,31 @@ export async function waitForJobs(study: StudyConfig, sub: Submission, opts: Slu
   return { failed, interrupted: false };
 }
 
-export interface ClusterReproduceResult {
+export interface ClusterRun {
   outDir: string;
-  summaries: Map<string, CellSummary>;
-  /** Cells without a record, with the reason. */
-  missing: Map<string, string>;
+  /** Why each job that ended without a cell record failed (empty when detached). */
+  failed: Map<string, string>;
   submitted: number;
   reused: number;
   alreadyDone: number;
   detached: boolean;
   interrupted: boolean;
   seconds: number;
-  files: string[];
+}
+
+export interface StudyRecords {
+  cells: Cell[];
+  summaries: Map<string, CellSummary>;
+  records: Map<string, CellRecord>;
+  /** Cells without a record, with the reason. */
+  missing: Map<string, string>;
 }
 
 /**
- * The report from the cell records alone: no model is loaded, so it runs on a login node. results.md is
- * the same as a local run's because the records hold exactly the summaries that run would have produced.
+ * Everything the cell records hold: no model is loaded, so it runs on a login node, and a report built from
+ * it is the same as a local run's because the records hold exactly the summaries that run would produce.
  */
-export async function reportFromRecords(study: StudyConfig, opts: { outDir: string; images?: boolean; seconds: number;
-  reasons?: Map<string, string>; log: (s: string) => void }): Promise<{ summaries: Map<string, CellSummary>; missing: Map<string, string>; files: string[] }> {
+export function readStudyRecords(study: StudyConfig, reasons?: Map<string, string>): StudyRecords {
   const shared: StudyConfig = { ...study, runsDir: path.resolve(study.runsDir) };
   const cells = planStudy(shared);
   const summaries = new Map<string, CellSummary>();
@@ -340,18 +345,14 @@ export async function reportFromRecords(study: StudyConfig, opts: { outDir: stri
       summaries.set(c.id, r.summary);
       records.set(c.id, r);
     } else {
-      missing.set(c.id, opts.reasons?.get(c.id) ?? `no cell record in ${shared.runsDir} (not run yet, failed or cancelled)`);
+      missing.set(c.id, reasons?.get(c.id) ?? `no cell record in ${shared.runsDir} (not run yet, failed or cancelled)`);
     }
   }
-  fs.mkdirSync(opts.outDir, { recursive: true });
-  const failed = new Map([...missing].map(([k, v]) => [k, new Error(v)]));
-  const files = await writeReport(study, cells, summaries, { outDir: opts.outDir, images: opts.images ?? true, seconds: opts.seconds,
-    workers: 0, failed, log: opts.log });
-  files.push(writeCellRuns(opts.outDir, cells, records));
-  return { summaries, missing, files };
+  return { cells, summaries, records, missing };
 }
 
-export async function reproduceOnSlurm(study: StudyConfig, opts: SlurmOptions): Promise<ClusterReproduceResult> {
+/** Submit the study's jobs and, unless detached, wait for them; the caller builds the report from the records. */
+export async function runOnSlurm(study: StudyConfig, opts: SlurmOptions): Promise<ClusterRun> {
   const t0 = Date.now();
   const write = opts.write ?? ((s: string) => process.stderr.write(s));
   const sub = await submitStudy(study, opts);
@@ -362,14 +363,11 @@ export async function reproduceOnSlurm(study: StudyConfig, opts: SlurmOptions): 
   if (opts.detach) {
     write(`detached: \`squeue -n <names>\` or the logs in ${path.join(sub.dir, 'logs')} show progress; ` +
       'rerun the same command with --report-only when the queue is empty\n');
-    return { ...base, summaries: new Map(), missing: new Map(), detached: true, interrupted: false, seconds: (Date.now() - t0) / 1000, files: [] };
+    return { ...base, failed: new Map(), detached: true, interrupted: false, seconds: (Date.now() - t0) / 1000 };
   }
   const waited = await waitForJobs(study, sub, opts);
   if (waited.interrupted) {
     write('interrupted: the jobs keep running under Slurm; rerun with --report-only when they are done (or scancel them)\n');
-    return { ...base, summaries: new Map(), missing: waited.failed, detached: false, interrupted: true, seconds: (Date.now() - t0) / 1000, files: [] };
   }
-  const seconds = (Date.now() - t0) / 1000;
-  const rep = await reportFromRecords(study, { outDir: opts.outDir, images: opts.images, seconds, reasons: waited.failed, log: (s) => write(`${s}\n`) });
-  return { ...base, summaries: rep.summaries, missing: rep.missing, detached: false, interrupted: false, seconds, files: rep.files };
+  return { ...base, failed: waited.failed, detached: false, interrupted: waited.interrupted, seconds: (Date.now() - t0) / 1000 };
 }

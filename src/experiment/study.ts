@@ -10,15 +10,18 @@ import { RetuningPoint } from '../reactivation/retuning';
 import { LmcPoint, LmcSummary } from '../analysis/lmc';
 import { getDefense } from '../defenses/registry';
 import { PAM_DEFAULT_RHO } from '../defenses/pam';
-import { ARCHS, PartialConfigInput, PATCH_POSITIONS } from './config';
+import { getAttack } from '../attacks/registry';
+import { PATCH_POSITIONS } from '../attacks/badnets';
+import { PartialConfigInput } from './config';
 import { purify, Rates } from './purify';
-import { lmc, qra, qraTransferMatrix, retune } from './reactivate';
+import { lmc, qra, qraTransferMatrix, retune } from './stages';
 import { becCell, BecCellSummary } from './becStage';
-import { Experiment } from './runner';
+import { Experiment, RunResult } from './runner';
 
-export const STUDY_ATTACKS = ['badnets', 'blended', 'ssba', 'lc', 'sig', 'wanet'] as const;
-export type StudyAttack = (typeof STUDY_ATTACKS)[number];
-export const STUDY_DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'synthetic'] as const;
+/** The paper's four attacks: a study's attacks unless it names others (any registered attack, src/attacks/registry.ts). */
+export const DEFAULT_STUDY_ATTACKS = ['badnets', 'blended', 'ssba', 'lc'];
+/** The quick study's (CI's) two: those that need no trained asset. */
+export const QUICK_STUDY_ATTACKS = ['badnets', 'blended'];
 
 /**
  * One point of a settings sweep (issue 15, claim 4): what differs from the default setting — target class 0,
@@ -31,13 +34,16 @@ export interface StudySetting {
   target?: number;
   patchPosition?: (typeof PATCH_POSITIONS)[number];
   poisonRate?: number;
-  model?: { arch: (typeof ARCHS)[number]; widths?: number[]; depth?: number[]; width?: number };
+  /** A registered architecture (src/models/model.ts). */
+  model?: { arch: string; widths?: number[]; depth?: number[]; width?: number };
 }
 
 export interface StudyConfig {
-  dataset: (typeof STUDY_DATASETS)[number];
+  /** A registered dataset (src/data/registry.ts). */
+  dataset: string;
   dataDir?: string;
-  attacks: StudyAttack[];
+  /** Registered attack names (src/attacks/registry.ts), in the order the tables list them. */
+  attacks: string[];
   /** Registry names, in the order the tables list them. */
   defenses: string[];
   seeds: number[];
@@ -61,17 +67,17 @@ export interface Cell {
   id: string;
   kind: CellKind;
   /** 'none' for the clean model. */
-  attack: StudyAttack | 'none';
+  attack: string;
   seed: number;
-  /** 'backdoored', 'clean', a defense name, or `PAM@rho=0.3` for an ablation run. */
-  subject: string;
+  /** The model the cell works on; null for the transfer matrix, which reads every QRA subject. */
+  subject: StudySubject | null;
   deps: string[];
   /** Rough single-core seconds, for scheduling (longest chain first) and the ETA. */
   cost: number;
 }
 
 /** The experiment config of one attack and seed (attack 'none': the clean model on the same data). */
-export function experimentConfig(study: StudyConfig, attack: StudyAttack | 'none', seed: number): PartialConfigInput {
+export function experimentConfig(study: StudyConfig, attack: string, seed: number): PartialConfigInput {
   const s = study.setting;
   return {
     dataset: study.dataset,
@@ -84,25 +90,79 @@ export function experimentConfig(study: StudyConfig, attack: StudyAttack | 'none
     attack: attack === 'none' ? { name: 'none', target: 0 }
       : { name: attack, target: s?.target ?? 0, patchPosition: s?.patchPosition, poisonRate: s?.poisonRate },
     ...(s?.model ? { model: s.model } : {}),
-    // The same shrinking as the notebooks' QUICK mode, so the two share cached artifacts.
-    ...(study.quick ? { trainLimit: 4000, testLimit: 1000, train: { epochs: 2 } } : {}),
+    ...quickShrink(study.quick),
   };
 }
 
-/** `PAM@rho=0.3` → PAM with { rho: 0.3 }; a plain name → no overrides. */
-export function parseSubject(subject: string): { defense: string; overrides: Record<string, unknown> } {
-  const m = /^([A-Za-z]+)@rho=([0-9.]+)$/.exec(subject);
-  if (m) return { defense: m[1], overrides: { rho: Number(m[2]) } };
-  return { defense: subject, overrides: {} };
+/**
+ * The shrunk data and epochs of QUICK mode. The study and every notebook build their experiments with it, so
+ * a notebook in QUICK mode reads the artifacts a quick `reproduce` cached (and the other way round).
+ */
+export function quickShrink(quick: boolean): Pick<PartialConfigInput, 'trainLimit' | 'testLimit' | 'train'> {
+  return quick ? { trainLimit: 4000, testLimit: 1000, train: { epochs: 2 } } : {};
+}
+
+/** The attacks a study runs unless told otherwise: the paper's four; BadNets and Blended when quick. */
+export function studyAttacks(quick: boolean): string[] {
+  return quick ? QUICK_STUDY_ATTACKS : DEFAULT_STUDY_ATTACKS;
+}
+
+/**
+ * One model of the study: the two trained ones, a defense's purified model, or an ablation (a defense with part
+ * of its config overridden; only PAM's ρ is ablated).
+ */
+export type StudySubject =
+  | { kind: 'backdoored' }
+  | { kind: 'clean' }
+  | { kind: 'defense'; defense: string }
+  | { kind: 'ablation'; defense: 'PAM'; overrides: { rho: number } };
+
+export const BACKDOORED_SUBJECT: StudySubject = { kind: 'backdoored' };
+export const CLEAN_SUBJECT: StudySubject = { kind: 'clean' };
+export const defenseSubject = (defense: string): StudySubject => ({ kind: 'defense', defense });
+export const pamAblation = (rho: number): StudySubject => ({ kind: 'ablation', defense: 'PAM', overrides: { rho } });
+
+/**
+ * A subject's name in cell ids, tables and results.md: `backdoored`, `clean`, `FST`, `PAM@rho=0.3`. Cell ids
+ * are hashed into the cell records' keys, so this text must not change.
+ */
+export function subjectLabel(s: StudySubject): string {
+  switch (s.kind) {
+    case 'backdoored':
+    case 'clean':
+      return s.kind;
+    case 'defense':
+      return s.defense;
+    case 'ablation':
+      return `${s.defense}@rho=${s.overrides.rho}`;
+  }
+}
+
+/** What a stage loads for a subject: the stage's subject name and, for an ablation, the defense config it overrides. */
+export function subjectStage(s: StudySubject): { subject: string; defenseConfig: Record<string, unknown> } {
+  return s.kind === 'ablation' ? { subject: s.defense, defenseConfig: { ...s.overrides } }
+    : { subject: s.kind === 'defense' ? s.defense : s.kind, defenseConfig: {} };
+}
+
+/** PAM's ρ for PAM and its ablations (PAM itself runs at the default); undefined for every other subject. */
+export function pamRho(s: StudySubject): number | undefined {
+  if (s.kind === 'ablation') return s.overrides.rho;
+  return s.kind === 'defense' && s.defense === 'PAM' ? PAM_DEFAULT_RHO : undefined;
+}
+
+/** The PAM ablations a study runs besides PAM itself: one per ρ of `pamRhos` other than the default. */
+export function pamAblations(study: Pick<StudyConfig, 'pamRhos'>, defenses: string[]): StudySubject[] {
+  const pam = defenses.includes('PAM') || study.pamRhos.length > 0;
+  return pam ? study.pamRhos.filter((r) => r !== PAM_DEFAULT_RHO).map(pamAblation) : [];
 }
 
 /** QRA settings of the study: the paper's in the full run; a small generator and few epochs when quick. */
-export function studyQraConfig(study: StudyConfig): Record<string, number> {
+export function studyQraConfig(study: Pick<StudyConfig, 'quick'>): Record<string, number> {
   return study.quick ? { epochs: 3, hidden: 256, cleanCount: 200, poisonedCount: 200 } : {};
 }
 
 /** LMC grid of the study: the spec's t ∈ {0, 0.1, …, 1}; five points when quick. */
-export function studyLmcTs(study: StudyConfig): number[] {
+export function studyLmcTs(study: Pick<StudyConfig, 'quick'>): number[] {
   const n = study.quick ? 5 : 11;
   return Array.from({ length: n }, (_, i) => Math.round((i / (n - 1)) * 1e6) / 1e6);
 }
@@ -111,59 +171,65 @@ const FULL_COST: Record<string, number> = {
   model: 260, FT: 40, EP: 45, FST: 40, SAM: 80, ANP: 150, 'ANP-oracle': 150, BAU: 200, BTI: 170, PAM: 240,
   retune: 30, lmc: 45, qra: 130, transfer: 60, bec: 15,
 };
-/** Backdoored models whose attack first builds an asset: SSBA's encoder (~40 s), LC's robust model and PGD (~4 min). */
-const MODEL_COST: Record<string, number> = { ssba: 300, lc: 480 };
 
 /** How much slower than the default `cnn` a setting's architecture trains (measured: 1,235 vs 308 images/s). */
 const ARCH_COST: Record<string, number> = { cnn: 1, 'preact-resnet': 4 };
 
-function cost(study: StudyConfig, kind: CellKind, subject: string, attack: string): number {
-  const c = (kind === 'purify' ? FULL_COST[parseSubject(subject).defense] ?? 120
-    : kind === 'model' ? MODEL_COST[attack] ?? FULL_COST.model : FULL_COST[kind] ?? 60) * (ARCH_COST[study.setting?.model?.arch ?? 'cnn'] ?? 1);
+function cost(study: StudyConfig, kind: CellKind, subject: StudySubject | null, attack: string): number {
+  const defense = subject && (subject.kind === 'defense' || subject.kind === 'ablation') ? subject.defense : '';
+  const c = (kind === 'purify' ? FULL_COST[defense] ?? 120
+    : kind === 'model' ? (attack === 'none' ? undefined : getAttack(attack).modelCost) ?? FULL_COST.model : FULL_COST[kind] ?? 60) * (ARCH_COST[study.setting?.model?.arch ?? 'cnn'] ?? 1);
   return study.quick ? Math.max(1, c / 12) : c;
 }
 
-/** QRA targets: every defense but EP, the oracle that removes the backdoor by construction (as in notebook 03). */
+/** QRA targets: every defense but EP, the oracle that removes the backdoor by construction. */
 export function qraSubjects(defenses: string[]): string[] {
   return defenses.filter((d) => d !== 'EP');
 }
 
-export const cellId = (kind: CellKind, attack: string, seed: number, subject: string) => `${kind}/${attack}/s${seed}/${subject}`;
+export const cellId = (kind: CellKind, attack: string, seed: number, subject: StudySubject | null) =>
+  `${kind}/${attack}/s${seed}/${subject ? subjectLabel(subject) : 'all'}`;
 
 /** Every cell of the study, dependencies before dependants. */
 export function planStudy(study: StudyConfig): Cell[] {
-  for (const d of study.defenses) getDefense(d); // unknown names fail here, before any work
+  // Unknown names fail here, before any work.
+  for (const a of study.attacks) getAttack(a);
+  for (const d of study.defenses) getDefense(d);
   const cells: Cell[] = [];
   const prefix = study.setting ? `${study.setting.name}/` : '';
-  const add = (kind: CellKind, attack: StudyAttack | 'none', seed: number, subject: string, deps: string[]) => {
+  const add = (kind: CellKind, attack: string, seed: number, subject: StudySubject | null, deps: string[]) => {
     const id = prefix + cellId(kind, attack, seed, subject);
     cells.push({ id, kind, attack, seed, subject, deps, cost: cost(study, kind, subject, attack) });
     return id;
   };
-  const defenses = study.defenses.map((d) => getDefense(d).name);
-  const pam = defenses.includes('PAM') || study.pamRhos.length > 0;
-  const ablations = pam ? study.pamRhos.filter((r) => r !== PAM_DEFAULT_RHO).map((r) => `PAM@rho=${r}`) : [];
+  const defenseNames = study.defenses.map((d) => getDefense(d).name);
+  const defenses = defenseNames.map(defenseSubject);
+  const ablations = pamAblations(study, defenseNames);
   for (const seed of study.seeds) {
-    const clean = add('model', 'none', seed, 'clean', []);
+    const clean = add('model', 'none', seed, CLEAN_SUBJECT, []);
     for (const attack of study.attacks) {
-      const backdoored = add('model', attack, seed, 'backdoored', []);
+      const backdoored = add('model', attack, seed, BACKDOORED_SUBJECT, []);
+      // Cells of one subject, by its label (labels are unique within a study).
       const purified: Record<string, string> = {};
-      for (const s of [...defenses, ...ablations]) purified[s] = add('purify', attack, seed, s, [backdoored]);
-      const startOf = (s: string) => (s === 'clean' ? [backdoored, clean] : s === 'backdoored' ? [backdoored] : [purified[s]]);
-      const raSubjects = ['backdoored', 'clean', ...defenses, ...ablations];
+      for (const s of [...defenses, ...ablations]) purified[subjectLabel(s)] = add('purify', attack, seed, s, [backdoored]);
+      const startOf = (s: StudySubject) => (s.kind === 'clean' ? [backdoored, clean] : s.kind === 'backdoored' ? [backdoored] : [purified[subjectLabel(s)]]);
+      const raSubjects = [BACKDOORED_SUBJECT, CLEAN_SUBJECT, ...defenses, ...ablations];
       const retuned: Record<string, string> = {};
       if (study.retune || study.qra) {
-        for (const s of raSubjects) retuned[s] = add('retune', attack, seed, s, startOf(s));
+        for (const s of raSubjects) retuned[subjectLabel(s)] = add('retune', attack, seed, s, startOf(s));
       }
-      if (study.lmc) for (const s of ['clean', ...defenses]) add('lmc', attack, seed, s, startOf(s));
+      if (study.lmc) for (const s of [CLEAN_SUBJECT, ...defenses]) add('lmc', attack, seed, s, startOf(s));
       if (study.qra) {
-        const qras = qraSubjects(defenses).map((s) => add('qra', attack, seed, s, [retuned[s], clean]));
-        if (qras.length > 1) add('transfer', attack, seed, 'all', qras);
+        const qras = qraSubjects(defenseNames).map((d) => add('qra', attack, seed, defenseSubject(d), [retuned[d], clean]));
+        if (qras.length > 1) add('transfer', attack, seed, null, qras);
       }
       if (study.bec !== false) {
         // The backdoored subject's cell computes the attack's BEC reference (neurons, clean anchor) the others read.
-        const ref = add('bec', attack, seed, 'backdoored', [retuned.backdoored ?? backdoored, clean]);
-        for (const s of raSubjects.slice(1)) add('bec', attack, seed, s, [ref, ...(retuned[s] ? [retuned[s]] : startOf(s))]);
+        const ref = add('bec', attack, seed, BACKDOORED_SUBJECT, [retuned.backdoored ?? backdoored, clean]);
+        for (const s of raSubjects.slice(1)) {
+          const ra = retuned[subjectLabel(s)];
+          add('bec', attack, seed, s, [ref, ...(ra ? [ra] : startOf(s))]);
+        }
       }
     }
   }
@@ -191,49 +257,60 @@ export interface CellOptions {
 export async function executeCell(study: StudyConfig, cell: Cell, opts: CellOptions = {}): Promise<CellSummary> {
   const log = opts.log ?? (() => undefined);
   const stage = { log, progress: 'silent' as const };
-  const exp = (attack: StudyAttack | 'none') => new Experiment(experimentConfig(study, attack, cell.seed), stage);
+  const exp = (attack: string) => new Experiment(experimentConfig(study, attack, cell.seed), stage);
   const t0 = Date.now();
-  const { defense, overrides } = parseSubject(cell.subject);
-  const subjectOpts = { ...stage, defenseConfig: overrides };
-  const subject = cell.subject.includes('@') ? defense : cell.subject;
+  const { subject, defenseConfig } = cell.subject ? subjectStage(cell.subject) : { subject: '', defenseConfig: {} };
+  const subjectOpts = { ...stage, defenseConfig };
+  // Each stage is handed the experiment's run, as purify is, and this cell disposes it.
+  const withRun = async <T>(attack: string, f: (e: Experiment, run: RunResult) => Promise<T>): Promise<T> => {
+    const e = exp(attack);
+    const run = await e.run();
+    try {
+      return await f(e, run);
+    } finally {
+      disposeModel(run.trained.model);
+    }
+  };
   switch (cell.kind) {
     case 'model': {
       const r = await exp(cell.attack).run();
       disposeModel(r.trained.model);
       return { kind: 'model', cleanAccuracy: r.evaluation.cleanAccuracy, asr: r.evaluation.asr, seconds: r.trained.seconds, cached: r.trained.cached, key: r.keys.model };
     }
-    case 'purify': {
-      const e = exp(cell.attack);
-      const run = await e.run();
-      const r = await purify(e, defense, { run, config: overrides, log, progress: 'silent' });
-      disposeModel(r.model);
-      disposeModel(run.trained.model);
-      const detected = r.report.details?.detectedTarget;
-      return { kind: 'purify', defense: r.defense, before: r.evaluation.before, after: r.evaluation.after, seconds: r.report.seconds,
-        dataUsed: r.report.dataUsed, cached: r.cached, key: r.key, config: r.config,
-        ...(typeof detected === 'number' ? { detection: { detected, target: run.config.attack.target } } : {}) };
-    }
-    case 'retune': {
-      const r = await retune(exp(cell.attack), subject, {}, subjectOpts);
-      disposeModel(r.model);
-      return { kind: 'retune', history: r.history, seconds: r.seconds, cached: r.cached, key: r.key };
-    }
-    case 'lmc': {
-      const r = await lmc(exp(cell.attack), subject, { ts: studyLmcTs(study) }, subjectOpts);
-      return { kind: 'lmc', points: r.points, summary: r.summary, batchNorm: r.config.batchNorm, seconds: r.seconds, cached: r.cached, key: r.key };
-    }
-    case 'qra': {
-      const r = await qra(exp(cell.attack), subject, studyQraConfig(study), subjectOpts);
-      Object.values(r.generator).forEach((t) => t.dispose());
-      return { kind: 'qra', evaluation: r.evaluation, queries: r.queries, seconds: r.seconds, cached: r.cached, key: r.key, epsilon: r.config.epsilon };
-    }
-    case 'transfer': {
-      const defenses = qraSubjects(study.defenses.map((d) => getDefense(d).name));
-      const r = await qraTransferMatrix(exp(cell.attack), defenses, [...defenses, 'clean'], studyQraConfig(study), stage);
-      return { kind: 'transfer', matrix: r.matrix, seconds: (Date.now() - t0) / 1000, cached: r.cached };
-    }
+    case 'purify':
+      return withRun(cell.attack, async (e, run) => {
+        const r = await purify(e, subject, { run, config: defenseConfig, log, progress: 'silent' });
+        disposeModel(r.model);
+        const detected = r.report.details?.detectedTarget;
+        return { kind: 'purify', defense: r.defense, before: r.evaluation.before, after: r.evaluation.after, seconds: r.report.seconds,
+          dataUsed: r.report.dataUsed, cached: r.cached, key: r.key, config: r.config,
+          ...(typeof detected === 'number' ? { detection: { detected, target: run.config.attack.target } } : {}) };
+      });
+    case 'retune':
+      return withRun(cell.attack, async (e, run) => {
+        const r = await retune(e, subject, {}, { ...subjectOpts, run });
+        disposeModel(r.model);
+        return { kind: 'retune', history: r.history, seconds: r.seconds, cached: r.cached, key: r.key };
+      });
+    case 'lmc':
+      return withRun(cell.attack, async (e, run) => {
+        const r = await lmc(e, subject, { ts: studyLmcTs(study) }, { ...subjectOpts, run });
+        return { kind: 'lmc', points: r.points, summary: r.summary, batchNorm: r.config.batchNorm, seconds: r.seconds, cached: r.cached, key: r.key };
+      });
+    case 'qra':
+      return withRun(cell.attack, async (e, run) => {
+        const r = await qra(e, subject, studyQraConfig(study), { ...subjectOpts, run });
+        Object.values(r.generator).forEach((t) => t.dispose());
+        return { kind: 'qra', evaluation: r.evaluation, queries: r.queries, seconds: r.seconds, cached: r.cached, key: r.key, epsilon: r.config.epsilon };
+      });
+    case 'transfer':
+      return withRun(cell.attack, async (e, run) => {
+        const defenses = qraSubjects(study.defenses.map((d) => getDefense(d).name));
+        const r = await qraTransferMatrix(e, defenses, [...defenses, 'clean'], studyQraConfig(study), { ...stage, run });
+        return { kind: 'transfer', matrix: r.matrix, seconds: (Date.now() - t0) / 1000, cached: r.cached };
+      });
     case 'bec':
-      return becCell(exp(cell.attack), subject, study.retune || study.qra, subjectOpts);
+      return withRun(cell.attack, (e, run) => becCell(e, subject, study.retune || study.qra, { ...subjectOpts, run }));
     default:
       throw new Error(`unknown cell kind "${(cell as Cell).kind}"`);
   }

@@ -9,8 +9,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
-import { ARCHS, PATCH_POSITIONS } from './config';
-import { Cell, planStudy, STUDY_ATTACKS, STUDY_DATASETS, StudyConfig } from './study';
+import { PATCH_POSITIONS } from '../attacks/badnets';
+import { attackNames } from '../attacks/registry';
+import { datasetNames } from '../data/registry';
+import { architectureNames } from '../models/model';
+import { registeredName } from './config';
+import { Cell, planStudy, StudyConfig } from './study';
+
+const attackName = () => z.string().refine((a) => attackNames().includes(a), (a) => ({ message: `unknown attack "${a}" (attacks: ${attackNames().join(', ')})` }));
 
 const SettingSchema = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, 'must be lower-case letters, digits, "." and "-" (it prefixes cell ids)'),
@@ -19,15 +25,15 @@ const SettingSchema = z.object({
   target: z.number().int().min(0).optional(),
   patchPosition: z.enum(PATCH_POSITIONS).optional(),
   poisonRate: z.number().gt(0).lt(1).optional(),
-  dataset: z.enum(STUDY_DATASETS).optional(),
+  dataset: registeredName(datasetNames).optional(),
   model: z.object({
-    arch: z.enum(ARCHS),
+    arch: registeredName(architectureNames),
     widths: z.array(z.number().int().min(1)).optional(),
     depth: z.array(z.number().int().min(1)).optional(),
     width: z.number().positive().optional(),
   }).strict().optional(),
   /** Per-setting overrides of the sweep's attacks, defenses, seeds and analyses. */
-  attacks: z.array(z.enum(STUDY_ATTACKS)).min(1).optional(),
+  attacks: z.array(attackName()).min(1).optional(),
   defenses: z.array(z.string()).min(1).optional(),
   seeds: z.array(z.number().int().min(0)).min(1).optional(),
   retune: z.boolean().optional(),
@@ -37,8 +43,8 @@ const SettingSchema = z.object({
 
 export const SweepSchema = z.object({
   description: z.string().optional(),
-  dataset: z.enum(STUDY_DATASETS).default('fashion-mnist'),
-  attacks: z.array(z.enum(STUDY_ATTACKS)).min(1),
+  dataset: registeredName(datasetNames).default('fashion-mnist'),
+  attacks: z.array(attackName()).min(1),
   defenses: z.array(z.string()).min(1),
   seeds: z.array(z.number().int().min(0)).min(1).default([0]),
   retune: z.boolean().default(true),

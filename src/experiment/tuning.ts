@@ -11,6 +11,7 @@ import { disposeModel } from '../models/model';
 import { PartialConfigInput } from './config';
 import { purify, Rates } from './purify';
 import { Experiment } from './runner';
+import { quickShrink } from './study';
 
 /** The models every defense is tuned on. */
 export const TUNING_SEED = 100;
@@ -25,7 +26,7 @@ export function tuningConfig(s: { attack: string; target: number }, base: { runs
   return {
     dataset: 'fashion-mnist', dataDir: base.dataDir, runsDir: base.runsDir, seed: TUNING_SEED,
     attack: { name: s.attack as 'badnets', target: s.target },
-    ...(base.quick ? { trainLimit: 4000, testLimit: 1000, train: { epochs: 2 } } : {}),
+    ...quickShrink(!!base.quick),
   };
 }
 

@@ -8,7 +8,7 @@ import { loadModel, saveModel } from './io';
 import { ParamRecord } from './layers';
 import { createModel, disposeModel } from './model';
 import { Model, ModelSpec } from './spec';
-import { stableStringify } from '../experiment/hash';
+import { stableStringify } from '../io/hash';
 
 export async function saveModelArtifact(dir: string, model: Model, meta: Record<string, unknown> = {}): Promise<void> {
   const tensors: Record<string, tf.Tensor> = {};

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'fs';
 import * as path from 'path';
-import { fsyncDir, isErrnoCode, tempPathFor, writeFileSynced } from '../experiment/durable';
-import { sha256Hex, stableStringify } from '../experiment/hash';
-import { readJson } from '../experiment/json';
+import { fsyncDir, isErrnoCode, tempPathFor, writeFileSynced } from '../io/durable';
+import { sha256Hex, stableStringify } from '../io/hash';
+import { readJson } from '../io/json';
 
 /*
  * Model weights on disk: manifest.json (what the bytes are) + weights.bin (the raw little-endian

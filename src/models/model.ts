@@ -11,11 +11,35 @@ import { preactResnet } from './preactResnet';
 import { RESNET18_DEPTH, RESNET18_WIDTHS, resnet18 } from './resnet18';
 import { Architecture, ArchitectureImpl, Model, ModelSpec } from './spec';
 
-const architectures: Record<Architecture, ArchitectureImpl> = {
-  cnn,
-  'preact-resnet': preactResnet,
-  resnet18,
-};
+let architectures: ReadonlyMap<Architecture, ArchitectureImpl> = new Map();
+
+/**
+ * Adds an architecture for this process. The ones below are registered when this module loads, so worker
+ * threads see them too; a test may register one of its own, which then exists only in its own thread.
+ */
+export function registerArchitecture(name: Architecture, impl: ArchitectureImpl): void {
+  if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new Error(`architecture name "${name}" must be lower-case letters, digits and dashes`);
+  if (architectures.has(name)) throw new Error(`architecture "${name}" is already registered`);
+  architectures = new Map([...architectures, [name, impl]]);
+}
+
+registerArchitecture('cnn', cnn);
+registerArchitecture('preact-resnet', preactResnet);
+registerArchitecture('resnet18', resnet18);
+
+/** The registered architectures, in registration order. */
+export function architectureNames(): Architecture[] {
+  return [...architectures.keys()];
+}
+
+function architecture(arch: Architecture): ArchitectureImpl {
+  const impl = architectures.get(arch);
+  if (!impl) {
+    const names = architectureNames();
+    throw new Error(`unknown architecture "${arch}" (use ${names.slice(0, -1).join(', ')} or ${names[names.length - 1]})`);
+  }
+  return impl;
+}
 
 /**
  * Defaults: the fast cnn, a narrow 3-stage PreAct-ResNet that fits a laptop CPU, and the paper's ResNet-18.
@@ -30,15 +54,17 @@ export function defaultSpec(arch: Architecture, inputShape: [number, number, num
   } else if (arch === 'resnet18') {
     const widths = overrides.widths ?? RESNET18_WIDTHS.map((w) => Math.max(1, Math.round(w * (overrides.width ?? 1))));
     spec = { arch, inputShape, numClasses, widths, depth: overrides.depth ?? [...RESNET18_DEPTH] };
-  } else {
+  } else if (arch === 'preact-resnet') {
     spec = { arch, inputShape, numClasses, widths: overrides.widths ?? [16, 32, 64], depth: overrides.depth ?? [1, 1, 1] };
+  } else {
+    spec = { arch, inputShape, numClasses, widths: overrides.widths ?? [16, 32, 64], ...(overrides.depth ? { depth: overrides.depth } : {}) };
   }
   validateSpec(spec);
   return spec;
 }
 
 export function validateSpec(spec: ModelSpec): void {
-  if (!architectures[spec.arch]) throw new Error(`unknown architecture "${spec.arch}" (use cnn, preact-resnet or resnet18)`);
+  architecture(spec.arch);
   if (spec.widths.length === 0 || spec.widths.some((w) => !Number.isInteger(w) || w <= 0)) {
     throw new Error(`model widths must be positive integers, got [${spec.widths}]`);
   }
@@ -52,7 +78,7 @@ export function validateSpec(spec: ModelSpec): void {
 
 export function createModel(spec: ModelSpec, seed: number): Model {
   validateSpec(spec);
-  const impl = architectures[spec.arch];
+  const impl = architecture(spec.arch);
   const { params, state } = impl.init(spec, seed);
   initLinear(params, Rng.derive(seed, 'head-init'), 'head', impl.featureDim(spec), spec.numClasses);
   return { spec, params, state };
@@ -60,7 +86,7 @@ export function createModel(spec: ModelSpec, seed: number): Model {
 
 export function features(model: Model, x: tf.Tensor4D, opts: ForwardOptions = { training: false },
   stats?: BatchStats): tf.Tensor2D {
-  return architectures[model.spec.arch].features(model, x, opts, stats);
+  return architecture(model.spec.arch).features(model, x, opts, stats);
 }
 
 export function head(params: ParamRecord, feats: tf.Tensor2D): tf.Tensor2D {
@@ -74,7 +100,7 @@ export function forward(model: Model, x: tf.Tensor4D, opts: ForwardOptions = { t
 }
 
 export function featureDim(spec: ModelSpec): number {
-  return architectures[spec.arch].featureDim(spec);
+  return architecture(spec.arch).featureDim(spec);
 }
 
 export function disposeModel(model: Model): void {

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { BatchStats, ForwardOptions, ParamRecord } from './layers';
 
-export type Architecture = 'cnn' | 'preact-resnet' | 'resnet18';
+/** A registered architecture's name (models/model.ts): `cnn`, `preact-resnet`, `resnet18`, or one added by registerArchitecture. */
+export type Architecture = string;
 
 export interface ModelSpec {
   arch: Architecture;

@@ -23,7 +23,8 @@ import { ParamRecord, uniformFanIn } from '../models/layers';
 import { forward } from '../models/model';
 import { Model } from '../models/spec';
 import { Rng } from '../rng';
-import { batchTensor, labelTensor } from '../train/augment';
+import { batchTensor } from '../train/augment';
+import { labelsTensor } from '../data/batches';
 import { crossEntropy } from '../train/loss';
 import { Sgd } from '../train/sgd';
 import { createProgress, ProgressMode } from '../train/progress';
@@ -194,7 +195,7 @@ export async function trainQra(set: QraTrainingSet, models: { purified: Model; r
       for (let s = 0; s < set.data.n; s += c.batchSize) {
         const idx = order.subarray(s, Math.min(set.data.n, s + c.batchSize));
         const x = batchTensor(set.data, idx);
-        const y = labelTensor(set.data, idx);
+        const y = labelsTensor(set.data, idx);
         let loss: number;
         let grads: tf.Tensor[];
         if (!c.queryOnly) {

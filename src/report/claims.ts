@@ -3,7 +3,8 @@
  * use the spec's suggested (S) thresholds; where the spec gives none, the rule is written next to the
  * verdict. A claim whose inputs were not measured in this run says so instead of guessing.
  */
-import { CLEAN, MethodResult, stat, Stat, StudyResults } from './studyResults';
+import { PAM_DEFAULT_RHO } from '../defenses/pam';
+import { CLEAN, MethodResult, methodPamRho, stat, Stat, StudyResults } from './studyResults';
 
 export type Verdict = 'holds' | 'does not hold' | 'partly' | 'not measured';
 
@@ -17,7 +18,9 @@ export interface ClaimCheck {
 }
 
 /** The baselines the paper's claims name (ANP, BAU, SAM, FST, BTI), as far as this run has them. */
-const BASELINES = ['ANP', 'BAU', 'SAM', 'FST', 'BTI'];
+export const BASELINES: readonly string[] = ['ANP', 'BAU', 'SAM', 'FST', 'BTI'];
+/** The models claim 3 expects to resist RA. */
+export const RA_REFERENCES: readonly string[] = ['EP', CLEAN];
 
 const p = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
 const pts = (x: number) => `${(100 * x).toFixed(1)} points`;
@@ -34,21 +37,60 @@ export type Pick = (s: Stat | null | undefined) => number;
 export const MEAN: Pick = (s) => s?.mean ?? NaN;
 export const seedPick = (i: number): Pick => (s) => (s ? s.values[s.values.length === 1 ? 0 : i] ?? NaN : NaN);
 
+// The per-pair rules below take plain rates in [0, 1], so a notebook grades its own numbers with the very
+// functions the claims use; the MethodResult forms read a Stat (mean or one seed) and call them.
+
 /** Claim 1's rule, which also decides which pairs claims 2 and 5 are graded on. */
 export const PURIFIED_RULE = 'O-ASR < 10% and C-Acc at most 3 points below the backdoored model';
+/** Claim 1 on one pair: purified, or which half of the rule failed. */
+export type PurifiedVerdict = 'purified' | 'backdoor still active' | 'accuracy lost';
+export function purifiedVerdict(oAsr: number, cleanAccuracy: number, backdooredCleanAccuracy: number): PurifiedVerdict {
+  if (!(oAsr < 0.1)) return 'backdoor still active';
+  const drop = backdooredCleanAccuracy - cleanAccuracy;
+  return !Number.isFinite(drop) || drop <= 0.03 ? 'purified' : 'accuracy lost';
+}
 export function isPurified(row: MethodResult, backdoored: MethodResult | undefined, v: Pick = MEAN): boolean {
-  const drop = v(backdoored?.cleanAccuracy) - v(row.cleanAccuracy);
-  return v(row.oAsr) < 0.1 && (!Number.isFinite(drop) || drop <= 0.03);
+  return purifiedVerdict(v(row.oAsr), v(row.cleanAccuracy), v(backdoored?.cleanAccuracy)) === 'purified';
 }
 /** Claim 2's rule for one purified pair: the retuning attack brings the backdoor back. */
 export const REACTIVATED_RULE = 'P-ASR > 50% and P-ASR − O-ASR ≥ 30 points after RA (1,000 samples, 5 poisoned, 5 epochs)';
+export function reactivatedByRa(oAsr: number, pAsr: number): boolean {
+  return pAsr > 0.5 && pAsr - oAsr >= 0.3;
+}
 export function isReactivated(row: MethodResult, v: Pick = MEAN): boolean {
-  return v(row.pAsr) > 0.5 && v(row.pAsr) - v(row.oAsr) >= 0.3;
+  return reactivatedByRa(v(row.oAsr), v(row.pAsr));
 }
 /** Claim 3's first half: the model keeps its ASR through the retuning attack. */
 export const RESISTS_RULE = 'P-ASR at most 10 points above O-ASR';
+export function keepsAsrThroughRa(oAsr: number, pAsr: number): boolean {
+  return pAsr - oAsr <= 0.1;
+}
 export function resistsRetuning(row: MethodResult, v: Pick = MEAN): boolean {
-  return v(row.pAsr) - v(row.oAsr) <= 0.1;
+  return keepsAsrThroughRa(v(row.oAsr), v(row.pAsr));
+}
+/** Claim 3 on one pair: both halves, given the P-ASR of the baselines on the same attack. */
+export const RESISTS_RA_RULE = `${RESISTS_RULE}, and below the lowest baseline P-ASR`;
+export function resistsRa(oAsr: number, pAsr: number, baselinePAsrs: number[]): boolean {
+  const xs = baselinePAsrs.filter((x) => Number.isFinite(x));
+  return keepsAsrThroughRa(oAsr, pAsr) && (xs.length === 0 || pAsr < Math.min(...xs));
+}
+/** Claim 5's rule for one purified pair. */
+export const QRA_REACTIVATED_RULE = 'QRA ASR on the purified model ≥ 50% and at least 30 points above the clean model\'s ASR on the same perturbed inputs';
+/** Claim 5 on one pair: reactivated, or why not (a δ that also fools the clean model is an adversarial example, not the backdoor). */
+export type QraVerdict = 'reactivated' | 'δ also fools the clean model' | 'not reactivated';
+export function qraVerdict(qraAsr: number, qraAsrClean: number): QraVerdict {
+  if (!(qraAsr >= 0.5)) return 'not reactivated';
+  return qraAsr - qraAsrClean >= 0.3 ? 'reactivated' : 'δ also fools the clean model';
+}
+/** Claim 6's rule: where along θ(t) = (1−t)·θ_purified + t·θ_backdoored the ASR first exceeds 50%. */
+export const LMC_RULE = 'on θ(t) = (1−t)·θ_purified + t·θ_backdoored: ASR > 50% at some t ≤ 0.5 for the baselines; not before t = 0.8 for EP';
+/**
+ * Claim 6 on one path, by its first t with ASR > 50% (beyond 1 or Infinity: never): whether it holds for that
+ * method (a baseline must cross early, EP late); null for a method claim 6 does not grade.
+ */
+export function lmcPathHolds(method: string, tFirst: number): boolean | null {
+  if (BASELINES.includes(method)) return tFirst <= 0.5;
+  return method === 'EP' ? tFirst >= 0.8 : null;
 }
 /** Said next to every rule: a verdict needs the mean and each seed. */
 export const SEED_RULE = 'a pair holds only if it holds on the mean over seeds and on every seed';
@@ -113,17 +155,18 @@ export function checkClaims(r: StudyResults): ClaimCheck[] {
       return { ok: isReactivated(row, v), text: `O-ASR ${p(v(row.oAsr))} → P-ASR ${p(v(row.pAsr))} (+${pts(gap)})` };
     }),
   });
+  const baselinePAsrs = (attack: string, v: Pick) => baselines.map((m) => v(r.get(attack, m)?.pAsr)).filter((x) => Number.isFinite(x));
   const baselinePAsr = (attack: string, v: Pick) => {
-    const xs = baselines.map((m) => v(r.get(attack, m)?.pAsr)).filter((x) => Number.isFinite(x));
+    const xs = baselinePAsrs(attack, v);
     return xs.length > 0 ? Math.min(...xs) : null;
   };
   checks.push({
     id: 3, title: 'EP and the clean model resist RA',
-    rule: withSeeds(`${RESISTS_RULE}, and below the lowest baseline P-ASR`),
-    ...perMethod(['EP', CLEAN].filter((m) => r.methods.includes(m)), (row, v) => {
+    rule: withSeeds(RESISTS_RA_RULE),
+    ...perMethod(RA_REFERENCES.filter((m) => r.methods.includes(m)), (row, v) => {
       if (!row.oAsr || !row.pAsr) return null;
       const low = baselinePAsr(row.attack, v);
-      const ok = resistsRetuning(row, v) && (low === null || v(row.pAsr) < low);
+      const ok = resistsRa(v(row.oAsr), v(row.pAsr), baselinePAsrs(row.attack, v));
       return { ok, text: `O-ASR ${p(v(row.oAsr))} → P-ASR ${p(v(row.pAsr))}; lowest baseline P-ASR ${p(low)}` };
     }),
   });
@@ -134,13 +177,12 @@ export function checkClaims(r: StudyResults): ClaimCheck[] {
   });
   checks.push({
     id: 5, title: 'QRA reactivates purified models without weight changes, not the clean model',
-    rule: withSeeds('on the pairs that purified (claim 1\'s thresholds on the mean over seeds): QRA ASR on the purified model ≥ 50% and at least 30 points ' +
-      'above the clean model\'s ASR on the same perturbed inputs, for each baseline (and FT)'),
+    rule: withSeeds(`on the pairs that purified (claim 1's thresholds on the mean over seeds): ${QRA_REACTIVATED_RULE}, for each baseline (and FT)`),
     ...perMethod([...baselines, ...['FT'].filter((m) => r.methods.includes(m))], (row, v) => {
       if (!row.qraAsr || !row.qraAsrClean) return null;
       const skip = onPurified(row, MEAN);
       if (skip) return skip;
-      const ok = v(row.qraAsr) >= 0.5 && v(row.qraAsr) - v(row.qraAsrClean) >= 0.3;
+      const ok = qraVerdict(v(row.qraAsr), v(row.qraAsrClean)) === 'reactivated';
       return { ok, text: `ASR with δ: purified ${p(v(row.qraAsr))}, clean model ${p(v(row.qraAsrClean))}` };
     }),
   });
@@ -154,16 +196,16 @@ export function checkClaims(r: StudyResults): ClaimCheck[] {
   const lmcBaselines = perMethod(baselines, (row, v) => {
     const t = tFirst(row, v);
     if (t === undefined) return null;
-    return { ok: t <= 0.5, text: `ASR first exceeds 50% at t = ${tText(t)}` };
+    return { ok: lmcPathHolds(row.method, t) === true, text: `ASR first exceeds 50% at t = ${tText(t)}` };
   });
   const lmcEp = perMethod(['EP'].filter((m) => r.methods.includes(m)), (row, v) => {
     const t = tFirst(row, v);
     if (t === undefined) return null;
-    return { ok: t >= 0.8, text: `ASR first exceeds 50% at t = ${tText(t)}` };
+    return { ok: lmcPathHolds(row.method, t) === true, text: `ASR first exceeds 50% at t = ${tText(t)}` };
   });
   checks.push({
     id: 6, title: 'LMC: baselines return to the backdoor quickly along the path; EP does not',
-    rule: withSeeds('on θ(t) = (1−t)·θ_purified + t·θ_backdoored: ASR > 50% at some t ≤ 0.5 for the baselines; not before t = 0.8 for EP'),
+    rule: withSeeds(LMC_RULE),
     evidence: [...lmcBaselines.evidence, ...lmcEp.evidence],
     verdict: combine([...lmcBaselines.flags, ...lmcEp.flags]),
   });
@@ -201,9 +243,9 @@ export function checkClaims(r: StudyResults): ClaimCheck[] {
     }) : { evidence: ['PAM not in this run'], verdict: 'not measured' as Verdict }),
   });
   const rhoRows = (attack: string) => r.methods
-    .map((m) => ({ m, rho: m === 'PAM' ? 0.5 : /^PAM@rho=([0-9.]+)$/.exec(m)?.[1] }))
-    .filter((x) => x.rho !== undefined)
-    .map((x) => ({ rho: Number(x.rho), row: r.get(attack, x.m)! }))
+    .map((m) => ({ m, rho: methodPamRho(r, m) }))
+    .filter((x): x is { m: string; rho: number } => x.rho !== undefined)
+    .map((x) => ({ rho: x.rho, row: r.get(attack, x.m)! }))
     .filter((x) => x.row?.pAsr)
     .sort((a, b) => a.rho - b.rho);
   {
@@ -226,13 +268,13 @@ export function checkClaims(r: StudyResults): ClaimCheck[] {
     for (const a of r.attacks) {
       const xs = rhoRows(a);
       const zero = xs.find((x) => x.rho === 0);
-      const half = xs.find((x) => x.rho === 0.5);
+      const half = xs.find((x) => x.rho === PAM_DEFAULT_RHO);
       if (!zero || !half) continue;
       const gap = zero.row.pAsr!.mean - half.row.pAsr!.mean;
       flags.push(gap >= 0.2);
-      evidence.push(`${a}: P-ASR ρ=0 ${p(zero.row.pAsr!.mean)} vs ρ=0.5 ${p(half.row.pAsr!.mean)} (${pts(gap)} lower with the path-aware step) → ${gap >= 0.2 ? 'holds' : 'does not hold'}`);
+      evidence.push(`${a}: P-ASR ρ=0 ${p(zero.row.pAsr!.mean)} vs ρ=${PAM_DEFAULT_RHO} ${p(half.row.pAsr!.mean)} (${pts(gap)} lower with the path-aware step) → ${gap >= 0.2 ? 'holds' : 'does not hold'}`);
     }
-    checks.push({ id: 11, title: 'PAM\'s benefit comes from the path-aware step', rule: 'P-ASR with ρ = 0 at least 20 points above ρ = 0.5 (same pipeline and optimiser)',
+    checks.push({ id: 11, title: 'PAM\'s benefit comes from the path-aware step', rule: `P-ASR with ρ = 0 at least 20 points above ρ = ${PAM_DEFAULT_RHO} (same pipeline and optimiser)`,
       evidence: evidence.length ? evidence : ['needs PAM with ρ = 0 (`--pam-rhos 0`)'], verdict: combine(flags) });
   }
   return checks;
@@ -273,7 +315,7 @@ export function settingPattern(r: StudyResults): SettingPattern {
         out.purified++;
         if (isReactivated(row, v)) out.reactivated++;
       }
-      for (const m of ['EP', CLEAN]) {
+      for (const m of RA_REFERENCES) {
         const row = r.get(a, m);
         if (!row?.oAsr || !row.pAsr) continue;
         out.references++;

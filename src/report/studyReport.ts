@@ -6,8 +6,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { attackLabel as label } from '../attacks/registry';
 import { Cell, CellSummary, StudyConfig } from '../experiment/study';
-import { writeJsonAtomic } from '../experiment/json';
+import { writeJsonAtomic } from '../io/json';
 import { chromiumAvailable } from '../viz/chromium';
 import { renderFigures, NamedFigure } from '../viz/export';
 import { groupedBars, heatmap, linePlot } from '../viz/figures';
@@ -17,7 +18,7 @@ import { Figure } from '../viz/types';
 import { becFigures, checkBecClaim } from './becReport';
 import { checkClaims, claimsMarkdown } from './claims';
 import { renderReportPage } from './reportPage';
-import { collectResults, NO_DEFENSE, Stat, StudyResults } from './studyResults';
+import { collectResults, methodPamRho, NO_DEFENSE, Stat, StudyResults } from './studyResults';
 
 export interface ReportOptions {
   outDir: string;
@@ -31,8 +32,6 @@ export interface ReportOptions {
   log: (line: string) => void;
 }
 
-const ATTACK_LABEL: Record<string, string> = { badnets: 'BadNets', blended: 'Blended', ssba: 'SSBA', lc: 'LC', sig: 'SIG', wanet: 'WaNet' };
-const label = (a: string) => ATTACK_LABEL[a] ?? a;
 const pct = (s: Stat | null) => (s ? 100 * s.mean : NaN);
 const pctStd = (s: Stat | null) => (s && s.std !== null ? 100 * s.std : null);
 /** Error bars only where some value has a spread (one seed: none, rather than zero-height caps). */
@@ -149,9 +148,9 @@ export function studyFigures(r: StudyResults): NamedFigure[] {
     }) });
   }
   figs.push(...becFigures(r, label));
-  const rhoMethods = r.methods.filter((m) => m === 'PAM' || m.startsWith('PAM@rho='));
+  const rhoMethods = r.methods.filter((m) => methodPamRho(r, m) !== undefined);
   if (rhoMethods.length > 1) {
-    const rhoOf = (m: string) => (m === 'PAM' ? 0.5 : Number(m.split('=')[1]));
+    const rhoOf = (m: string) => methodPamRho(r, m)!;
     const sorted = [...rhoMethods].sort((x, y) => rhoOf(x) - rhoOf(y));
     figs.push({ name: 'pam-rho', figure: linePlot({
       title: 'PAM: C-Acc and P-ASR against ρ', xTitle: 'ρ', yTitle: '%', yRange: [0, 100],

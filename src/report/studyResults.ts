@@ -3,7 +3,8 @@
  * over seeds (mean and sample standard deviation). Everything the report's tables, figures and claims show
  * comes from here, so they cannot disagree.
  */
-import { BecCellSummary, Cell, CellSummary, LmcCellSummary, ModelSummary, PurifySummary, QraSummary, RetuneSummary, StudyConfig, TransferSummary } from '../experiment/study';
+import { BACKDOORED_SUBJECT, BecCellSummary, Cell, CellSummary, CLEAN_SUBJECT, LmcCellSummary, ModelSummary, pamRho, PurifySummary, QraSummary, RetuneSummary,
+  StudyConfig, StudySubject, subjectLabel, TransferSummary } from '../experiment/study';
 
 export interface Stat {
   mean: number;
@@ -60,6 +61,8 @@ export interface StudyResults {
   attacks: string[];
   /** Table order: Clean, No defense, then the defenses (and PAM ablations). */
   methods: string[];
+  /** The study subject each method row measures. */
+  subjects: Record<string, StudySubject>;
   rows: MethodResult[];
   /** attack → from-defense → to-model → ASR with the from-generator's δ (mean over seeds). */
   transfer: Record<string, Record<string, Record<string, number>>>;
@@ -85,16 +88,17 @@ function detectionOf(purified: PurifySummary[]): MethodResult['detection'] {
 
 export function collectResults(study: StudyConfig, cells: Cell[], summaries: Map<string, CellSummary>): StudyResults {
   const find = <S extends CellSummary>(kind: Cell['kind'], attack: string, subject: string) => cells
-    .filter((c) => c.kind === kind && c.attack === attack && c.subject === subject && summaries.has(c.id))
+    .filter((c) => c.kind === kind && c.attack === attack && c.subject && subjectLabel(c.subject) === subject && summaries.has(c.id))
     .map((c) => summaries.get(c.id) as S);
-  const subjects = [...new Set(cells.filter((c) => c.kind === 'purify').map((c) => c.subject))];
-  const methods = [CLEAN, NO_DEFENSE, ...subjects];
+  const subjects: Record<string, StudySubject> = { [CLEAN]: CLEAN_SUBJECT, [NO_DEFENSE]: BACKDOORED_SUBJECT };
+  for (const c of cells) if (c.kind === 'purify' && c.subject) subjects[subjectLabel(c.subject)] = c.subject;
+  const methods = Object.keys(subjects);
   const rows: MethodResult[] = [];
   const transfer: StudyResults['transfer'] = {};
   for (const attack of study.attacks) {
     const backdoored = find<ModelSummary>('model', attack, 'backdoored');
     for (const method of methods) {
-      const subject = method === CLEAN ? 'clean' : method === NO_DEFENSE ? 'backdoored' : method;
+      const subject = subjectLabel(subjects[method]);
       const ra = find<RetuneSummary>('retune', attack, subject);
       const purified = find<PurifySummary>('purify', attack, subject);
       const qra = find<QraSummary>('qra', attack, subject);
@@ -141,7 +145,13 @@ export function collectResults(study: StudyConfig, cells: Cell[], summaries: Map
     }
   }
   return {
-    study, attacks: [...study.attacks], methods, rows, transfer,
+    study, attacks: [...study.attacks], methods, subjects, rows, transfer,
     get: (attack, method) => rows.find((r) => r.attack === attack && r.method === method),
   };
+}
+
+/** PAM's ρ of a method row (PAM and its ablations), from its subject; undefined for every other method. */
+export function methodPamRho(r: Pick<StudyResults, 'subjects'>, method: string): number | undefined {
+  const s = r.subjects[method];
+  return s ? pamRho(s) : undefined;
 }

@@ -50,9 +50,3 @@ export function batchArray(d: Dataset, indices: ArrayLike<number>, augment?: Aug
   }
   return out;
 }
-
-export function labelTensor(d: Dataset, indices: ArrayLike<number>): tf.Tensor1D {
-  const y = new Int32Array(indices.length);
-  for (let i = 0; i < indices.length; i++) y[i] = d.labels[indices[i]];
-  return tf.tensor1d(y, 'int32');
-}

@@ -3,7 +3,7 @@
  * notebook (a line per step or per epoch there would fill a cell with hundreds), one compact line per
  * epoch elsewhere (CI logs), nothing when silent.
  */
-import { newNotebookDisplay, type TextDisplay } from '../notebook/display';
+import { newNotebookDisplay, type TextDisplay } from '../io/display';
 
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'silent';
 

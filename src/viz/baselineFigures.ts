@@ -2,20 +2,21 @@
  * The foundation's figures from real results: C-Acc and ASR of the backdoored and clean models, and a grid
  * of clean vs. triggered test images. Used by `superficial-safety baseline --figures DIR` for the README.
  */
+import { attackLabel } from '../attacks/registry';
 import { applyTrigger, Trigger } from '../attacks/trigger';
 import { Dataset } from '../data/dataset';
 import { groupedBars, imageGrid } from './figures';
 import type { Figure } from './types';
 
 export interface BaselineRow {
-  /** 'badnets', 'blended' or 'none' (the clean model). */
+  /** An attack's name, or 'none' (the clean model). */
   attack: string;
   cleanAccuracy: number;
   asr: number;
 }
 
 export function baselineBars(rows: BaselineRow[], title: string): Figure {
-  const label = (a: string) => (a === 'none' ? 'Clean model (BadNets trigger)' : `${a === 'badnets' ? 'BadNets' : 'Blended'} model`);
+  const label = (a: string) => (a === 'none' ? 'Clean model (BadNets trigger)' : `${attackLabel(a)} model`);
   return groupedBars({
     title,
     categories: rows.map((r) => label(r.attack)),

@@ -4,7 +4,7 @@
  */
 import { groupedBars, heatmap, imageGrid, linePlot, type GridImage } from './figures';
 import type { NamedFigure } from './export';
-import { toPaperLayout, type ColumnTable, type ResultRow } from './tables';
+import type { ResultRow } from './tables';
 
 const TAG = '(synthetic demo data, not results)';
 
@@ -53,10 +53,6 @@ export function demoResultRows(): ResultRow[] {
     }),
   );
   return rows;
-}
-
-export function demoTable(): ColumnTable {
-  return toPaperLayout(demoResultRows(), { methodOrder: ['No defense', 'FT', 'FT-SAM', 'PAM'] });
 }
 
 export function demoFigures(): NamedFigure[] {

@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { badnets } from '../../src/attacks/badnets';
 import { blended, noisePattern } from '../../src/attacks/blended';
-import { encodePng } from '../../src/attacks/imageFile';
+import { encodePng } from '../../src/data/imageFile';
 import { backdoorTestSet, poisonDirtyLabel } from '../../src/attacks/poison';
 import { applyTrigger } from '../../src/attacks/trigger';
 import { Dataset } from '../../src/data/dataset';

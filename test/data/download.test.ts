@@ -6,7 +6,7 @@ import { AddressInfo } from 'net';
 import * as path from 'path';
 import { gzipSync } from 'zlib';
 import { downloadFashionMnist, FASHION_MNIST_SHA256, loadFashionMnist } from '../../src/data/fashionMnist';
-import { httpGetBuffer, writeFileAtomic } from '../../src/data/download';
+import { httpGetBuffer } from '../../src/data/download';
 import { ensureFashionMnist, provisionFashionMnist } from '../../src/data/provision';
 import { fashionContents, makeTmpDir, removeDir, writeFashionDir } from './fixtures';
 
@@ -128,13 +128,6 @@ describe('Fashion-MNIST download from a local server', () => {
     await expect(httpGetBuffer('ftp://127.0.0.1/x')).rejects.toThrow('unsupported protocol in ftp://127.0.0.1/x');
     // Port 1 on loopback is closed: connection refused, fast, and still no real network.
     await expect(httpGetBuffer('http://127.0.0.1:1/x')).rejects.toThrow(/^GET http:\/\/127\.0\.0\.1:1\/x: .*ECONNREFUSED/);
-  });
-
-  test('writeFileAtomic leaves only the final file', () => {
-    const file = path.join(root, 'sub', 'f.bin');
-    writeFileAtomic(file, Buffer.from([1, 2, 3]));
-    expect(fs.readdirSync(path.join(root, 'sub'))).toEqual(['f.bin']);
-    expect(Array.from(fs.readFileSync(file))).toEqual([1, 2, 3]);
   });
 
   describe('provisionFashionMnist', () => {

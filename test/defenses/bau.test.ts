@@ -295,7 +295,7 @@ describe('BAU on a synthetic backdoored model', () => {
     expect(before.asr!).toBeGreaterThan(0.9);
     const original = W.clone(run.trained.model.params);
     const { model, report } = await bau.purify(run.trained.model, { ...data, oracle: undefined }, {
-      ...SYNTHETIC, perturbLr: 100, portion: 0.2, seed: 0,
+      ...BAU_DEFAULTS, ...SYNTHETIC, perturbLr: 100, portion: 0.2, seed: 0,
     });
     const after = ev(model);
     expect(after.asr!).toBeLessThan(before.asr! - 0.5);

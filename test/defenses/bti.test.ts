@@ -109,8 +109,8 @@ describe('mixed batches', () => {
 
 describe('target detection', () => {
   test('takes the class G flips images to, not the most frequent prediction; without flips, all predictions', () => {
-    expect(detectTarget({ all: [50, 10, 6], flipped: [0, 0, 4] })).toBe(2);
-    expect(detectTarget({ all: [50, 10, 6], flipped: [0, 0, 0] })).toBe(0);
+    expect(detectTarget({ all: [50, 10, 6], flipped: [0, 0, 4], flips: [] })).toBe(2);
+    expect(detectTarget({ all: [50, 10, 6], flipped: [0, 0, 0], flips: [] })).toBe(0);
   });
 });
 

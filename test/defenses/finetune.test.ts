@@ -5,9 +5,10 @@ import { initEngine } from '../../src/engine/backend';
 import { ParamRecord } from '../../src/models/layers';
 import { createModel, defaultSpec, disposeModel, forward } from '../../src/models/model';
 import * as W from '../../src/models/weights';
-import { batchTensor, labelTensor } from '../../src/train/augment';
+import { labelsTensor } from '../../src/data/batches';
+import { batchTensor } from '../../src/train/augment';
 import { crossEntropy } from '../../src/train/loss';
-import { DivergenceError, disposeStats, lossAndGrads } from '../../src/train/train';
+import { DivergenceError, disposeStats, lossAndGrads } from '../../src/train/gradients';
 
 beforeAll(async () => {
   await initEngine({ backend: 'wasm', quiet: true });
@@ -87,7 +88,7 @@ describe('finetune', () => {
     // By hand: gradient of the same batch at the shifted point.
     const order = Int32Array.from({ length: data.n }, (_, i) => i);
     const x = batchTensor(data, order);
-    const y = labelTensor(data, order);
+    const y = labelsTensor(data, order);
     const shifted = { ...init, params: { ...init.params, 'head/w': tf.add(init.params['head/w'], eps) } };
     const { grads, stats } = lossAndGrads(shifted, (m, st) => crossEntropy(forward(m, x, { training: true }, st), y));
     disposeStats(stats);

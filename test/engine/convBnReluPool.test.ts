@@ -26,9 +26,9 @@ function randomChain(input: [number, number, number], widths: number[], seed: nu
 /** The same blocks in TF.js ops: conv 'same' → x·scale + shift → ReLU → avgPool 2×2 (when pooling). */
 function reference(x: tf.Tensor4D, blocks: Block[]): Float32Array {
   return tf.tidy(() => {
-    let h = x;
+    let h: tf.Tensor4D = x;
     for (const b of blocks) {
-      h = tf.relu(tf.add(tf.mul(tf.conv2d(h, b.w, 1, 'same'), b.scale), b.shift));
+      h = tf.relu(tf.add(tf.mul(tf.conv2d(h, b.w, 1, 'same'), b.scale), b.shift)) as tf.Tensor4D;
       if (b.shape.pool) h = tf.avgPool(h, 2, 2, 'valid');
     }
     return h.dataSync() as Float32Array;

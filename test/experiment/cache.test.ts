@@ -1,7 +1,8 @@
 import { mkdtempSync, promises as fs, readdirSync, rmSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ArtifactStore, loadJson, saveJson } from '../../src/experiment/cache';
+import { loadJson, saveJson } from '../../src/io/json';
+import { ArtifactStore } from '../../src/experiment/cache';
 
 let root: string;
 let store: ArtifactStore;

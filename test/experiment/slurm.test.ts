@@ -2,8 +2,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CellRecord, readCellRecord, writeCellRecord } from '../../src/experiment/cellRun';
-import { Exec, jobResources, reportFromRecords, sbatchArgs, studyDir, submitStudy, waitForJobs } from '../../src/experiment/slurm';
-import { Cell, planStudy, StudyConfig } from '../../src/experiment/study';
+import { Exec, jobResources, sbatchArgs, studyDir, submitStudy, waitForJobs } from '../../src/experiment/slurm';
+import { reportFromRecords } from '../../src/report/reproduce';
+import { Cell, planStudy, StudyConfig, subjectLabel } from '../../src/experiment/study';
 
 const study = (over: Partial<StudyConfig> = {}): StudyConfig => ({
   dataset: 'synthetic', attacks: ['badnets'], defenses: ['FT', 'FST'], seeds: [0], quick: true, runsDir: 'runs',
@@ -25,7 +26,7 @@ const record = (cell: Cell, job: string): CellRecord => ({
 function summaryOf(cell: Cell, job: string): CellRecord['summary'] {
   const rates = { cleanAccuracy: 0.9, asr: 0.8 };
   const base = { seconds: 1, cached: false, key: `k${job}` };
-  if (cell.kind === 'purify') return { kind: 'purify', defense: cell.subject, before: rates, after: { cleanAccuracy: 0.88, asr: 0.05 }, dataUsed: 'clean split', config: {}, ...base };
+  if (cell.kind === 'purify') return { kind: 'purify', defense: cell.subject ? subjectLabel(cell.subject) : 'all', before: rates, after: { cleanAccuracy: 0.88, asr: 0.05 }, dataUsed: 'clean split', config: {}, ...base };
   if (cell.kind === 'retune') return { kind: 'retune', history: [{ epoch: 0, ...rates }, { epoch: 1, cleanAccuracy: 0.89, asr: 0.7 }], ...base };
   return { kind: 'model', ...rates, ...base };
 }

@@ -2,8 +2,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { initEngine } from '../../src/engine/backend';
-import { reproduce } from '../../src/experiment/reproduce';
-import { planStudy, StudyConfig } from '../../src/experiment/study';
+import { reproduce } from '../../src/report/reproduce';
+import { planStudy, StudyConfig, subjectLabel } from '../../src/experiment/study';
 
 const study = (over: Partial<StudyConfig> = {}): StudyConfig => ({
   dataset: 'synthetic', attacks: ['badnets'], defenses: ['FT', 'FST'], seeds: [0], quick: true, runsDir: 'runs',
@@ -45,7 +45,7 @@ describe('planStudy', () => {
   test('BEC: one cell per subject; the backdoored one computes the reference the others read, each after its RA', () => {
     const cells = planStudy(study({ qra: false, lmc: false }));
     const bec = cells.filter((c) => c.kind === 'bec');
-    expect(bec.map((c) => c.subject)).toEqual(['backdoored', 'clean', 'FT', 'FST']);
+    expect(bec.map((c) => subjectLabel(c.subject!))).toEqual(['backdoored', 'clean', 'FT', 'FST']);
     const byId = new Map(cells.map((c) => [c.id, c]));
     expect(byId.get('bec/badnets/s0/backdoored')!.deps).toEqual(['retune/badnets/s0/backdoored', 'model/none/s0/clean']);
     expect(byId.get('bec/badnets/s0/FST')!.deps).toEqual(['bec/badnets/s0/backdoored', 'retune/badnets/s0/FST']);

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { initEngine } from '../../src/engine/backend';
-import { reproduceSweep } from '../../src/experiment/reproduce';
+import { reproduceSweep } from '../../src/report/reproduce';
 import { experimentConfig, planStudy } from '../../src/experiment/study';
 import { parseSweep, planSweep, readSweep, sweepStudies } from '../../src/experiment/sweep';
 import { acrossSettings, sweepResults } from '../../src/report/sweepReport';

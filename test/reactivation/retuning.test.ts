@@ -8,9 +8,10 @@ import { Experiment } from '../../src/experiment/runner';
 import * as tf from '@tensorflow/tfjs';
 import { cloneModel, createModel, disposeModel, forward } from '../../src/models/model';
 import { Sgd } from '../../src/train/sgd';
-import { batchTensor, labelTensor } from '../../src/train/augment';
+import { labelsTensor } from '../../src/data/batches';
+import { batchTensor } from '../../src/train/augment';
 import { crossEntropy } from '../../src/train/loss';
-import { disposeStats, lossAndGrads } from '../../src/train/train';
+import { disposeStats, lossAndGrads } from '../../src/train/gradients';
 import { buildRetuningSet, retuningAttack } from '../../src/reactivation/retuning';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-ra-'));
@@ -71,7 +72,7 @@ test('RA brings the backdoor back into a superficially purified model, not into 
     for (let s = 0; s + 32 <= defenseSet.n; s += 32) {
       const idx = Int32Array.from({ length: 32 }, (_, i) => s + i);
       const x = batchTensor(defenseSet, idx);
-      const y = labelTensor(defenseSet, idx);
+      const y = labelsTensor(defenseSet, idx);
       const head = { 'head/w': purified.params['head/w'], 'head/b': purified.params['head/b'] };
       const { grads, stats } = lossAndGrads(purified, (m) => crossEntropy(forward(m, x, { training: false }), y), head);
       disposeStats(stats);

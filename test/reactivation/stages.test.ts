@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { initEngine } from '../../src/engine/backend';
 import { Experiment } from '../../src/experiment/runner';
-import { lmc, qra, qraTransfer, qraTransferMatrix, retune } from '../../src/experiment/reactivate';
+import { lmc, qra, qraTransfer, qraTransferMatrix, retune } from '../../src/experiment/stages';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-stages-'));
 const exp = () => new Experiment({

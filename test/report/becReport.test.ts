@@ -1,4 +1,5 @@
 import { becFigures, becPairs, becVsLmc, checkBecClaim } from '../../src/report/becReport';
+import { BACKDOORED_SUBJECT, CLEAN_SUBJECT, defenseSubject } from '../../src/experiment/study';
 import { CLEAN, MethodResult, NO_DEFENSE, stat, StudyResults } from '../../src/report/studyResults';
 
 const s = (x: number) => stat([x]);
@@ -7,7 +8,7 @@ function row(method: string, o: { cacc?: number; oAsr: number; pAsr: number; qra
   return {
     attack: 'badnets', method, cleanAccuracy: s(o.cacc ?? 0.9), oAsr: s(o.oAsr), pCleanAccuracy: s(0.9), pAsr: s(o.pAsr), raCurve: [],
     qraAsr: o.qra === undefined ? null : s(o.qra), qraAsrClean: null, qraCleanAccuracy: null, qraQueries: null, lmc: [],
-    lmcTAsrAbove50: o.t50 === undefined ? [] : [o.t50], lmcArea: null, lmcDistance: null, seconds: null,
+    lmcTAsrAbove50: o.t50 === undefined ? [] : [o.t50], lmcArea: null, lmcDistance: null, seconds: null, detection: null,
     bec: s(o.bec), pBec: o.pBec === undefined ? null : s(o.pBec),
   };
 }
@@ -16,6 +17,8 @@ function results(rows: MethodResult[]): StudyResults {
   return {
     study: { dataset: 'fashion-mnist', attacks: ['badnets'], defenses: [], seeds: [0], quick: false, runsDir: 'runs', pamRhos: [], retune: true, lmc: true, qra: true },
     attacks: ['badnets'], methods: rows.map((r) => r.method), rows, transfer: {},
+    subjects: Object.fromEntries(rows.map((r) => [r.method,
+      r.method === CLEAN ? CLEAN_SUBJECT : r.method === NO_DEFENSE ? BACKDOORED_SUBJECT : defenseSubject(r.method)])),
     get: (a, m) => rows.find((r) => r.attack === a && r.method === m),
   };
 }

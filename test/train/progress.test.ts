@@ -1,5 +1,5 @@
 /** Progress in a notebook is one output that updates in place; elsewhere the modes keep their line/bar output. */
-import { liveLine } from '../../src/notebook/display';
+import { liveLine } from '../../src/io/display';
 import { createProgress } from '../../src/train/progress';
 
 function fakeDisplay() {

@@ -6,7 +6,8 @@ import { initEngine } from '../../src/engine/backend';
 import { makeSyntheticDataset } from '../../src/data/synthetic';
 import { createModel, defaultSpec, disposeModel } from '../../src/models/model';
 import * as W from '../../src/models/weights';
-import { DivergenceError, train, TrainOptions } from '../../src/train/train';
+import { DivergenceError } from '../../src/train/gradients';
+import { train, TrainOptions } from '../../src/train/train';
 import { Experiment } from '../../src/experiment/runner';
 
 const base: TrainOptions = {

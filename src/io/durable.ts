@@ -1,5 +1,5 @@
 import { randomBytes } from 'crypto';
-import { promises as fs } from 'fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync, promises as fs } from 'fs';
 import * as path from 'path';
 
 /*
@@ -49,6 +49,22 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
     throw err;
   }
   await fsyncDir(path.dirname(file));
+}
+
+/**
+ * Synchronous, weaker form: creates the parent directory and skips the fsyncs, so a crash can lose the new
+ * file (fine for downloads, which are fetched again) but never leaves a half-written one under its name.
+ */
+export function writeFileAtomicSync(file: string, data: Uint8Array | string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = tempPathFor(file);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }
 
 export function isErrnoCode(err: unknown, ...codes: string[]): boolean {

@@ -2,7 +2,7 @@ import { mkdtempSync, promises as fs, readdirSync, rmSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { z } from 'zod';
-import { loadJson, readJson, saveJson, writeJsonAtomic } from '../../src/experiment/json';
+import { loadJson, readJson, saveJson, writeJsonAtomic } from '../../src/io/json';
 
 let dir: string;
 beforeEach(() => {

@@ -1,4 +1,4 @@
-import { contentHash, stableStringify } from '../../src/experiment/hash';
+import { contentHash, stableStringify } from '../../src/io/hash';
 
 describe('stableStringify', () => {
   it('sorts object keys at every depth and keeps array order', () => {

@@ -1,7 +1,10 @@
 /**
- * Cached stages for finding 2: the retuning attack on a model of the study (the backdoored model, the clean
- * model, or a purified one) and the linear path between two of them. Each stage is keyed by its own config
- * and the keys of the models and data it starts from, like every other stage.
+ * The cached stages of findings 2 and 3, run on a subject of the experiment (the backdoored model, the clean
+ * model, or a purified one; subject.ts): the retuning attack, the linear path between two models, QRA and its
+ * transfer across subjects. (The methods themselves are in src/reactivation/ and src/analysis/; `purify` and the
+ * BEC stages are in purify.ts and becStage.ts.) Each stage is keyed by its own config and the keys of the models
+ * and data it starts from, like every other stage. Each takes the experiment's run in `opts.run` as `purify`
+ * does, or loads it.
  */
 import * as path from 'path';
 import { BatchNormMode, DEFAULT_TS, linearPath, LmcPoint, LmcSummary } from '../analysis/lmc';
@@ -14,32 +17,9 @@ import { evaluateQra, QRA_DEFAULTS, QraConfig, QraEvaluation, QraTrainingSet, tr
 import { Rng } from '../rng';
 import { Model } from '../models/spec';
 import { buildRetuningSet, RETUNING_DEFAULTS, RetuningConfig, RetuningPoint, retuningAttack } from '../reactivation/retuning';
-import { ProgressMode } from '../train/progress';
-import { loadJson, saveJson } from './cache';
-import { purify } from './purify';
+import { loadJson, saveJson } from '../io/json';
 import { Experiment, RunResult } from './runner';
-import { disposeModel } from '../models/model';
-
-/** Dispose the models a stage loaded for itself (each once: a subject can be the run's own model). */
-function release(...models: Model[]): void {
-  for (const m of new Set(models)) disposeModel(m);
-}
-
-/** Which model of the study: 'backdoored', 'clean', or a defense name (its purified model). */
-export type Subject = 'backdoored' | 'clean' | string;
-
-export interface SubjectModel {
-  subject: Subject;
-  model: Model;
-  key: string;
-}
-
-export interface StageOptions {
-  log?: (line: string) => void;
-  progress?: ProgressMode;
-  /** Overrides of a defense's config when the subject is a defense. */
-  defenseConfig?: Record<string, unknown>;
-}
+import { StageOptions, stageRun, Subject, SubjectName, subjectModel } from './subject';
 
 function requireAttack(exp: Experiment): void {
   if (exp.config.attack.name === 'none') {
@@ -47,25 +27,8 @@ function requireAttack(exp: Experiment): void {
   }
 }
 
-/** The clean reference model trained with the same recipe and data as the experiment's backdoored one. */
-export function cleanExperiment(exp: Experiment, opts: StageOptions = {}): Experiment {
-  // A plain 'none': the clean model does not depend on the trigger, its target or the poisoning rate, so every
-  // attack and every such setting of one dataset, model and seed share it (and its cache key).
-  return new Experiment({ ...exp.config, attack: { name: 'none' } }, { log: opts.log, progress: opts.progress });
-}
-
-export async function subjectModel(exp: Experiment, subject: Subject, run: RunResult, opts: StageOptions = {}): Promise<SubjectModel> {
-  if (subject === 'backdoored') return { subject, model: run.trained.model, key: run.keys.model };
-  if (subject === 'clean') {
-    const clean = await cleanExperiment(exp, opts).run();
-    return { subject, model: clean.trained.model, key: clean.keys.model };
-  }
-  const p = await purify(exp, subject, { run, config: opts.defenseConfig, log: opts.log, progress: opts.progress });
-  return { subject: p.defense, model: p.model, key: p.key };
-}
-
 export interface RetuneResult {
-  subject: Subject;
+  subject: string;
   model: Model;
   history: RetuningPoint[];
   config: RetuningConfig;
@@ -75,11 +38,11 @@ export interface RetuneResult {
 }
 
 /** RA on one subject, with the experiment's trigger and target (cached). */
-export async function retune(exp: Experiment, subject: Subject, config: Partial<RetuningConfig> = {},
+export async function retune(exp: Experiment, subject: Subject | SubjectName, config: Partial<RetuningConfig> = {},
   opts: StageOptions = {}): Promise<RetuneResult> {
   requireAttack(exp);
   const c: RetuningConfig = { ...RETUNING_DEFAULTS, seed: exp.config.seed, ...config };
-  const run = await exp.run();
+  const { run, release } = await stageRun(exp, opts);
   const start = await subjectModel(exp, subject, run, opts);
   const attack = run.config.attack;
   const r = await exp.store.getOrCompute('retune', { retuning: c, attack }, [start.key, run.keys.data], {
@@ -113,7 +76,7 @@ export interface LmcConfig {
 export const LMC_DEFAULTS: LmcConfig = { ts: DEFAULT_TS, batchNorm: 'interpolate', endpoint: 'backdoored' };
 
 export interface LmcResult {
-  subject: Subject;
+  subject: string;
   config: LmcConfig;
   points: LmcPoint[];
   summary: LmcSummary;
@@ -123,15 +86,15 @@ export interface LmcResult {
 }
 
 /** The path θ(t) from a subject (t = 0) to the backdoored model or to its own retuned model (t = 1). */
-export async function lmc(exp: Experiment, subject: Subject, config: Partial<LmcConfig> = {},
+export async function lmc(exp: Experiment, subject: Subject | SubjectName, config: Partial<LmcConfig> = {},
   opts: StageOptions & { retuning?: Partial<RetuningConfig> } = {}): Promise<LmcResult> {
   requireAttack(exp);
   const c: LmcConfig = { ...LMC_DEFAULTS, ...config };
-  const run = await exp.run();
+  const { run, release } = await stageRun(exp, opts);
   const start = await subjectModel(exp, subject, run, opts);
   const end = c.endpoint === 'backdoored'
     ? { model: run.trained.model, key: run.keys.model }
-    : await retune(exp, subject, opts.retuning, opts);
+    : await retune(exp, subject, opts.retuning, { ...opts, run });
   const r = await exp.store.getOrCompute('lmc', { lmc: c, target: run.config.attack.target }, [start.key, end.key, run.keys.poison, run.keys.data], {
     log: opts.log,
     compute: async (dir) => {
@@ -150,7 +113,7 @@ export async function lmc(exp: Experiment, subject: Subject, config: Partial<Lmc
 }
 
 export interface QraStageResult {
-  subject: Subject;
+  subject: string;
   config: QraConfig;
   generator: ParamRecord;
   evaluation: QraEvaluation;
@@ -165,14 +128,14 @@ export interface QraStageResult {
  * QRA against one subject (normally a defense): trained with the subject, its own retuned model and the
  * clean model, then evaluated on the subject, the clean model and the original backdoored model.
  */
-export async function qra(exp: Experiment, subject: Subject, config: Partial<QraConfig> = {},
+export async function qra(exp: Experiment, subject: Subject | SubjectName, config: Partial<QraConfig> = {},
   opts: StageOptions & { retuning?: Partial<RetuningConfig> } = {}): Promise<QraStageResult> {
   requireAttack(exp);
   const c: QraConfig = { ...QRA_DEFAULTS, seed: exp.config.seed, ...config };
   validateQraConfig(c);
-  const run = await exp.run();
+  const { run, release } = await stageRun(exp, opts);
   const purified = await subjectModel(exp, subject, run, opts);
-  const retuned = await retune(exp, subject, opts.retuning, opts);
+  const retuned = await retune(exp, subject, opts.retuning, { ...opts, run });
   const clean = await subjectModel(exp, 'clean', run, opts);
   const attack = run.config.attack;
   const r = await exp.store.getOrCompute('qra', { qra: c, attack }, [purified.key, retuned.key, clean.key, run.keys.data], {
@@ -217,18 +180,18 @@ function buildQraSet(run: RunResult, c: QraConfig): QraTrainingSet {
 }
 
 /** Evaluate a trained QRA generator on other subjects' models (transfer across defenses). */
-export async function qraTransfer(exp: Experiment, generator: ParamRecord, epsilon: number, subjects: Subject[],
+export async function qraTransfer(exp: Experiment, generator: ParamRecord, epsilon: number, subjects: (Subject | SubjectName)[],
   opts: StageOptions = {}): Promise<Record<string, number>> {
-  const run = await exp.run();
+  const { run, release } = await stageRun(exp, opts);
   const out: Record<string, number> = {};
   for (const s of subjects) {
     const m = await subjectModel(exp, s, run, opts);
     // Only the ASR with δ is needed: one pass over the triggered test set, not evaluateQra's three.
     out[m.subject] = transferMatrix({ g: generator }, { [m.subject]: m.model }, run.poison.backdoorTest!,
       run.config.attack.target, epsilon).g[m.subject];
-    if (m.model !== run.trained.model) disposeModel(m.model);
+    if (m.model !== run.trained.model) release(m.model);
   }
-  disposeModel(run.trained.model);
+  release(run.trained.model);
   return out;
 }
 
@@ -237,13 +200,14 @@ export async function qraTransfer(exp: Experiment, generator: ParamRecord, epsil
  * evaluated on every model in `to` (ASR with δ on the triggered test set). Keyed by the QRA artifacts, whose
  * keys already cover the purified, retuned and clean models they were trained with.
  */
-export async function qraTransferMatrix(exp: Experiment, from: Subject[], to: Subject[], config: Partial<QraConfig> = {},
-  opts: StageOptions & { retuning?: Partial<RetuningConfig> } = {}): Promise<{ matrix: Record<string, Record<string, number>>; key: string; cached: boolean }> {
+export async function qraTransferMatrix(exp: Experiment, from: (Subject | SubjectName)[], to: SubjectName[],
+  config: Partial<QraConfig> = {}, opts: StageOptions & { retuning?: Partial<RetuningConfig> } = {},
+): Promise<{ matrix: Record<string, Record<string, number>>; key: string; cached: boolean }> {
   requireAttack(exp);
+  const { run, release } = await stageRun(exp, opts);
   const runs: QraStageResult[] = [];
-  for (const s of from) runs.push(await qra(exp, s, config, opts));
+  for (const s of from) runs.push(await qra(exp, s, config, { ...opts, run }));
   const epsilon = runs[0]?.config.epsilon ?? QRA_DEFAULTS.epsilon;
-  const run = await exp.run();
   try {
     const r = await exp.store.getOrCompute('qra-transfer', { from: runs.map((q) => q.subject), to, epsilon, target: run.config.attack.target },
       [...runs.map((q) => q.key), run.keys.poison], {
@@ -265,6 +229,6 @@ export async function qraTransferMatrix(exp: Experiment, from: Subject[], to: Su
     return { matrix: r.value, key: r.key, cached: r.cached };
   } finally {
     for (const q of runs) Object.values(q.generator).forEach((t) => t.dispose());
-    disposeModel(run.trained.model);
+    release(run.trained.model);
   }
 }

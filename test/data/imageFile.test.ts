@@ -13,7 +13,7 @@ import {
   readImageFile,
   resizeBilinear,
   toChannels,
-} from '../../src/attacks/imageFile';
+} from '../../src/data/imageFile';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: an independent, forward PNG writer (filters applied here, not by the module).

@@ -20,7 +20,7 @@ function newestMtime(dir, ext) {
 }
 
 module.exports = function checkBuild(rootDir = root) {
-  if (!fs.existsSync(path.join(rootDir, 'dist', 'notebook', 'env.js'))) {
+  if (!fs.existsSync(path.join(rootDir, 'dist', 'index.js'))) {
     // A string, not an Error: tslab prints an Error with its stack, a string as the one line it is.
     throw `dist/ is not built: run \`npm run build\` in ${rootDir}, then restart the kernel and run the notebook again.`;
   }

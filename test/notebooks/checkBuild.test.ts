@@ -7,7 +7,7 @@ import * as path from 'path';
 const checkBuild = require('../../scripts/notebooks/checkBuild.js') as (root?: string) => void;
 
 let root: string;
-beforeEach(() => { root = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-checkbuild-')); fs.mkdirSync(path.join(root, 'src', 'notebook'), { recursive: true }); });
+beforeEach(() => { root = fs.mkdtempSync(path.join(os.tmpdir(), 'ss-checkbuild-')); fs.mkdirSync(path.join(root, 'src'), { recursive: true }); });
 afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
 test('without dist/ it throws a single line that names npm run build', () => {
@@ -19,9 +19,9 @@ test('without dist/ it throws a single line that names npm run build', () => {
 });
 
 test('with dist/ built it passes, and notes when src/ is newer', () => {
-  fs.mkdirSync(path.join(root, 'dist', 'notebook'), { recursive: true });
-  const src = path.join(root, 'src', 'notebook', 'env.ts');
-  const js = path.join(root, 'dist', 'notebook', 'env.js');
+  fs.mkdirSync(path.join(root, 'dist'), { recursive: true });
+  const src = path.join(root, 'src', 'index.ts');
+  const js = path.join(root, 'dist', 'index.js');
   fs.writeFileSync(src, '');
   fs.writeFileSync(js, '');
   const logs: string[] = [];

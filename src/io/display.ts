@@ -17,7 +17,35 @@ export function newNotebookDisplay(): TextDisplay | undefined {
   const req = g.__tslab__?.require;
   if (typeof req !== 'function') return undefined;
   const tslab = req('tslab') as { newDisplay?: () => TextDisplay } | undefined;
-  return typeof tslab?.newDisplay === 'function' ? tslab.newDisplay() : undefined;
+  return typeof tslab?.newDisplay === 'function' ? busySafe(tslab.newDisplay()) : undefined;
+}
+
+/**
+ * tslab sends each update on a ZeroMQ socket that refuses a second send while one is in flight (EBUSY). A
+ * study loading hundreds of cached cells in a row updates faster than that, and the refusal used to kill the
+ * kernel. Since only the latest text of an updatable line matters, a refused update is kept and retried a
+ * moment later, replaced by any newer text in the meantime.
+ */
+export function busySafe(display: TextDisplay, retryMs = 20): TextDisplay {
+  let pending: string | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    timer = undefined;
+    if (pending === undefined) return;
+    try {
+      display.text(pending);
+      pending = undefined;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EBUSY') throw e;
+      timer = setTimeout(flush, retryMs);
+    }
+  };
+  return {
+    text(s: string) {
+      pending = s;
+      if (timer === undefined) flush();
+    },
+  };
 }
 
 /**

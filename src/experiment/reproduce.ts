@@ -136,15 +136,8 @@ export interface PlannedCell {
  * A finished graph run whose log.txt is still open: the caller writes the report (logging through `note`),
  * then `finish` closes the log and gives the result.
  */
-export interface StudyRun {
+export interface StudyRun extends Omit<ReproduceResult, 'seconds' | 'cached' | 'files'> {
   planned: PlannedCell[];
-  outDir: string;
-  summaries: Map<string, CellSummary>;
-  failed: Map<string, Error>;
-  skipped: string[];
-  notStarted: string[];
-  aborted: boolean;
-  computed: number;
   workers: number;
   engine: string;
   /** Seconds since the run started. */

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import { CellRecord, readCellRecord } from '../experiment/cellRun';
 import { PlannedCell, ReproduceOptions, ReproduceResult, runStudy, runSweep, StudyRun } from '../experiment/reproduce';
-import { readStudyRecords, runOnSlurm, SlurmOptions } from '../experiment/slurm';
+import { ClusterRun, readStudyRecords, runOnSlurm, SlurmOptions } from '../experiment/slurm';
 import { CellSummary, StudyConfig } from '../experiment/study';
 import { Sweep } from '../experiment/sweep';
 import { writeCellRuns } from './cellRuns';
@@ -59,17 +59,10 @@ export async function reportFromRecords(study: StudyConfig, opts: { outDir: stri
   return { summaries, missing, files };
 }
 
-export interface ClusterReproduceResult {
-  outDir: string;
+export interface ClusterReproduceResult extends Omit<ClusterRun, 'failed'> {
   summaries: Map<string, CellSummary>;
   /** Cells without a record, with the reason. */
   missing: Map<string, string>;
-  submitted: number;
-  reused: number;
-  alreadyDone: number;
-  detached: boolean;
-  interrupted: boolean;
-  seconds: number;
   files: string[];
 }
 
